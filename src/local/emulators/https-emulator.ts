@@ -1,0 +1,158 @@
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { loopbackCertificate } from '../tls';
+
+export interface EmulatorRequest {
+  method: string;
+  /** Path without the query string, percent-decoded per segment by the emulator that needs it. */
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  rawBody: string;
+}
+
+export interface EmulatorResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+/** A fault answers instead of the emulator, or delays it, for requests it matches. */
+export interface Fault {
+  match?: (req: EmulatorRequest) => boolean;
+  /** How many matching requests it affects; default 1. */
+  times?: number;
+  status?: number;
+  retryAfterSeconds?: number;
+  body?: unknown;
+  delayMs?: number;
+  /** Destroy the socket without answering (the client sees ECONNRESET). */
+  drop?: boolean;
+}
+
+export interface RecordedRequest extends EmulatorRequest {
+  status: number;
+  at: number;
+  faulted: boolean;
+}
+
+/**
+ * A strict HTTPS server on 127.0.0.1 with a random port, a request log, and a fault queue.
+ * Subclasses implement `handle`; everything unknown must be rejected the way the real
+ * service rejects it.
+ */
+export abstract class HttpsEmulator {
+  readonly requests: RecordedRequest[] = [];
+  private readonly faults: Array<Fault & { remaining: number }> = [];
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+  private port = 0;
+
+  get url(): string {
+    if (!this.server) throw new Error(`${this.constructor.name} is not started`);
+    return `https://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<this> {
+    const tls = await loopbackCertificate();
+    const server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => void this.dispatch(req, res));
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    server.on('secureConnection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('emulator has no TCP address');
+    this.port = address.port;
+    this.server = server;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  inject(fault: Fault): void {
+    this.faults.push({ ...fault, remaining: fault.times ?? 1 });
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
+  protected abstract handle(req: EmulatorRequest): Promise<EmulatorResponse> | EmulatorResponse;
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const rawBody = await readBody(req);
+    const url = new URL(req.url ?? '/', 'https://127.0.0.1');
+    const request: EmulatorRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, rawBody };
+    const fault = this.takeFault(request);
+    if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
+    if (fault?.drop) {
+      this.requests.push({ ...request, status: 0, at: Date.now(), faulted: true });
+      req.socket.destroy();
+      return;
+    }
+    let response: EmulatorResponse;
+    let faulted = false;
+    if (fault?.status !== undefined) {
+      faulted = true;
+      response = { status: fault.status, body: fault.body ?? this.faultBody(fault.status), headers: fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {} };
+    } else {
+      try {
+        response = await this.handle(request);
+      } catch (error) {
+        response = { status: 500, body: this.faultBody(500, error instanceof Error ? error.message : String(error)) };
+      }
+    }
+    this.requests.push({ ...request, status: response.status, at: Date.now(), faulted });
+    const headers: Record<string, string> = { ...(response.headers ?? {}) };
+    let payload = '';
+    if (response.body !== undefined) {
+      payload = typeof response.body === 'string' ? response.body : JSON.stringify(response.body);
+      headers['content-type'] ??= 'application/json; charset=utf-8';
+    }
+    headers['content-length'] = String(Buffer.byteLength(payload));
+    res.writeHead(response.status, headers);
+    res.end(payload);
+  }
+
+  /** The error body the real service sends for a status; subclasses override for their shape. */
+  protected faultBody(status: number, message = `injected fault ${status}`): unknown {
+    return { error: { code: String(status), message } };
+  }
+
+  private takeFault(req: EmulatorRequest): Fault | undefined {
+    const index = this.faults.findIndex((f) => f.remaining > 0 && (f.match?.(req) ?? true));
+    if (index < 0) return undefined;
+    const fault = this.faults[index];
+    fault.remaining -= 1;
+    if (fault.remaining <= 0) this.faults.splice(index, 1);
+    return fault;
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export function json(status: number, body: unknown, headers?: Record<string, string>): EmulatorResponse {
+  return { status, body, headers };
+}
