@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { RotationError } from '../errors';
+import { configSchema, type Credential, type RotationConfig } from './schema';
+
+function configError(message: string): RotationError {
+  return new RotationError({ code: 'invalid-config', stage: 'config', message });
+}
+
+/** `source` is inline JSON (starts with `{`) or the path of a YAML or JSON file. */
+export function loadConfig(source: string | undefined): RotationConfig {
+  if (!source || source.trim() === '') throw configError('ROTATOR_CONFIG is not set: give a file path or inline JSON');
+  const text = source.trim().startsWith('{') ? source : readConfigFile(source);
+  const isYaml = !source.trim().startsWith('{') && ['.yaml', '.yml'].includes(extname(source).toLowerCase());
+  let raw: unknown;
+  try {
+    raw = isYaml ? parseYaml(text) : JSON.parse(text);
+  } catch (error) {
+    throw configError(`the configuration is not valid ${isYaml ? 'YAML' : 'JSON'}: ${(error as Error).message}`);
+  }
+  return parseConfig(raw);
+}
+
+function readConfigFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw configError(`cannot read the configuration file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+export function parseConfig(raw: unknown): RotationConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw configError(describeIssues(raw, result.error.issues));
+  const { defaults, credentials } = result.data;
+  const resolved = credentials.map((c): Credential => ({
+    ...c,
+    rotationDays: c.rotationDays ?? defaults.rotationDays,
+    validityDays: c.validityDays ?? defaults.validityDays,
+    expiryMarginDays: c.expiryMarginDays ?? defaults.expiryMarginDays,
+    graceMinutes: c.graceMinutes ?? defaults.graceMinutes,
+    password: c.password ?? defaults.password,
+  }));
+  checkUnique(resolved);
+  return { pendingMaxAgeHours: defaults.pendingMaxAgeHours, credentials: resolved };
+}
+
+/** Each issue names the credential (by id where it has one) and the field. */
+function describeIssues(raw: unknown, issues: z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => {
+      const [head, index, ...rest] = issue.path;
+      if (head === 'credentials' && typeof index === 'number') {
+        const id = credentialIdAt(raw, index);
+        const where = id ? `credential "${id}"` : `credentials[${index}]`;
+        return `${where}: ${rest.join('.') || '(entry)'} ${issue.message}`;
+      }
+      return `${issue.path.join('.') || '(root)'}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+function credentialIdAt(raw: unknown, index: number): string | undefined {
+  const list = (raw as { credentials?: unknown })?.credentials;
+  const entry = Array.isArray(list) ? (list[index] as { id?: unknown }) : undefined;
+  return typeof entry?.id === 'string' ? entry.id : undefined;
+}
+
+function checkUnique(credentials: Credential[]): void {
+  const ids = new Set<string>();
+  const secrets = new Map<string, string>();
+  for (const c of credentials) {
+    if (ids.has(c.id)) throw configError(`credential "${c.id}": id is used twice`);
+    ids.add(c.id);
+    const names = [c.keyVault.secret, `${c.keyVault.secret}-pending`, ...c.keyVault.derived.map((d) => d.secret)];
+    for (const name of names) {
+      const key = `${c.keyVault.url.replace(/\/+$/, '')}/${name}`.toLowerCase();
+      const owner = secrets.get(key);
+      if (owner) throw configError(`credential "${c.id}": keyVault secret ${name} is also used by credential "${owner}"`);
+      secrets.set(key, c.id);
+    }
+  }
+}
+
+export function findCredential(config: RotationConfig, id: string, stage = 'lookup'): Credential {
+  const credential = config.credentials.find((c) => c.id === id);
+  if (!credential) throw new RotationError({ code: 'unknown-credential', stage, message: `no credential with id "${id}" is configured` });
+  return credential;
+}

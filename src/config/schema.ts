@@ -1,0 +1,136 @@
+import { z } from 'zod';
+
+/**
+ * The credential configuration: the single source of every key's name, default and
+ * meaning. `describe` texts feed the README's configuration table.
+ */
+
+const identifier = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case PostgreSQL identifier: a letter or underscore, then letters, digits or underscores, at most 63 characters');
+
+// Leaves room for the "-pending" suffix within Key Vault's 127-character limit.
+const secretName = z.string().regex(/^[0-9a-zA-Z-]{1,119}$/, 'must be a Key Vault secret name: letters, digits and dashes, at most 119 characters');
+
+const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' });
+
+const adminAuth = z.discriminatedUnion('auth', [
+  z.object({
+    auth: z.literal('entra').describe('Microsoft Entra token of the service identity, scope https://ossrdbms-aad.database.windows.net/.default'),
+    user: z.string().min(1).describe('PostgreSQL role name of the Entra principal (the managed identity name)'),
+  }),
+  z.object({
+    auth: z.literal('password').describe('A password kept in Key Vault'),
+    user: identifier.describe('PostgreSQL role the rotator logs in as'),
+    secret: secretName.describe('Key Vault secret (in the credential vault) holding that role\'s password'),
+  }),
+]);
+
+const postgres = z.object({
+  host: z.string().min(1).describe('Server host name'),
+  port: z.number().int().min(1).max(65535).default(5432).describe('Server port'),
+  database: z.string().min(1).max(63).describe('Database the probe connects to'),
+  ssl: z.enum(['require', 'disable']).default('require').describe('TLS to the server; Azure requires it'),
+  role: identifier.optional().describe('single-user: the login role whose password rotates'),
+  roles: z.tuple([identifier, identifier]).optional().describe('alternating-users: the two login roles'),
+  group: identifier.optional().describe('alternating-users: the NOLOGIN group role that owns the objects'),
+  admin: adminAuth.describe('How the rotator itself logs in'),
+  probeQuery: z.string().min(1).optional().describe('Read-only query run after SELECT 1 to verify the new credential'),
+  connectTimeoutSeconds: z.number().int().min(1).max(120).default(10).describe('Connection timeout'),
+});
+
+const derivedSecret = z.object({
+  secret: secretName.describe('Name of the derived Key Vault secret'),
+  template: z.string().min(1).describe('Template over {user} {password} {host} {port} {database}'),
+});
+
+const keyVault = z.object({
+  url: httpsUrl.describe('Vault URL, e.g. https://myvault.vault.azure.net'),
+  secret: secretName.describe('The live secret: the source of truth for the password'),
+  derived: z.array(derivedSecret).default([]).describe('Secrets rewritten from templates at promote'),
+});
+
+const githubTarget = z.object({
+  repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name').optional(),
+  org: z.string().min(1).optional(),
+  environment: z.string().min(1).optional(),
+  secret: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a GitHub secret name'),
+  format: z.string().min(1).default('password').describe('password, database-url, or the name of a derived secret'),
+});
+
+const containerAppTarget = z.object({
+  subscription: z.string().min(1),
+  resourceGroup: z.string().min(1),
+  app: z.string().min(1),
+});
+
+const weekday = z.enum(['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat']);
+
+const tuning = {
+  rotationDays: z.number().int().min(1).max(3650).describe('Rotate when the live version is this old'),
+  validityDays: z.number().int().min(1).max(3650).describe('Expiry of a new live version, in days from promote'),
+  expiryMarginDays: z.number().int().min(0).max(365).describe('Rotate when the live version expires within this many days'),
+  graceMinutes: z.number().int().min(0).max(7 * 24 * 60).describe('Wait after confirm before the old credential is retired'),
+  password: z.object({ length: z.number().int().min(32).max(128).describe('Generated password length (at least 32)') }),
+};
+
+const credential = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes, at most 63 characters').describe('Credential id; the durable instance is rotate-<id>'),
+    strategy: z.enum(['single-user', 'alternating-users']).default('single-user').describe('single-user or alternating-users'),
+    postgres,
+    keyVault,
+    consumers: z
+      .object({ github: z.array(githubTarget).default([]), containerApps: z.array(containerAppTarget).default([]) })
+      .default({ github: [], containerApps: [] }),
+    window: z.object({ days: z.array(weekday).min(1), hoursUtc: z.tuple([z.number().int().min(0).max(23), z.number().int().min(1).max(24)]) }).optional().describe('Rotation window for scheduled runs'),
+    rotationDays: tuning.rotationDays.optional(),
+    validityDays: tuning.validityDays.optional(),
+    expiryMarginDays: tuning.expiryMarginDays.optional(),
+    graceMinutes: tuning.graceMinutes.optional(),
+    password: tuning.password.optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.strategy === 'single-user' && !c.postgres.role) ctx.addIssue({ code: 'custom', path: ['postgres', 'role'], message: 'is required for the single-user strategy' });
+    if (c.strategy === 'alternating-users') {
+      if (!c.postgres.roles) ctx.addIssue({ code: 'custom', path: ['postgres', 'roles'], message: 'is required for the alternating-users strategy (two login roles)' });
+      else if (c.postgres.roles[0] === c.postgres.roles[1]) ctx.addIssue({ code: 'custom', path: ['postgres', 'roles'], message: 'must name two different roles' });
+      if (!c.postgres.group) ctx.addIssue({ code: 'custom', path: ['postgres', 'group'], message: 'is required for the alternating-users strategy (the NOLOGIN group role)' });
+    }
+    c.consumers.github.forEach((t, i) => {
+      if (!t.repo === !t.org) ctx.addIssue({ code: 'custom', path: ['consumers', 'github', i], message: 'must name exactly one of repo or org' });
+      if (t.org && t.environment) ctx.addIssue({ code: 'custom', path: ['consumers', 'github', i, 'environment'], message: 'applies to repository secrets only' });
+    });
+  });
+
+export const configSchema = z.object({
+  defaults: z
+    .object({
+      rotationDays: tuning.rotationDays.default(90),
+      validityDays: tuning.validityDays.default(120),
+      expiryMarginDays: tuning.expiryMarginDays.default(14),
+      graceMinutes: tuning.graceMinutes.default(15),
+      password: tuning.password.default({ length: 32 }),
+      pendingMaxAgeHours: z.number().min(1).max(720).default(6).describe('The janitor resumes or aborts a pending secret older than this'),
+    })
+    .default({ rotationDays: 90, validityDays: 120, expiryMarginDays: 14, graceMinutes: 15, password: { length: 32 }, pendingMaxAgeHours: 6 }),
+  credentials: z.array(credential).min(1, 'must list at least one credential'),
+});
+
+export type RawConfig = z.input<typeof configSchema>;
+type ParsedConfig = z.output<typeof configSchema>;
+type ParsedCredential = ParsedConfig['credentials'][number];
+
+/** A credential with every default applied: what the rest of the code works with. */
+export type Credential = Omit<ParsedCredential, keyof typeof tuning> & {
+  rotationDays: number;
+  validityDays: number;
+  expiryMarginDays: number;
+  graceMinutes: number;
+  password: { length: number };
+};
+
+export interface RotationConfig {
+  pendingMaxAgeHours: number;
+  credentials: Credential[];
+}

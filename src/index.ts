@@ -1,0 +1,4 @@
+import { registerRotation } from './orchestrations/activities';
+import { productionDeps } from './production';
+
+registerRotation(productionDeps);

@@ -1,0 +1,59 @@
+import type { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { RotationError } from '../errors';
+import type { Logger, RotationDeps } from '../rotation/deps';
+import * as stages from '../rotation/stages';
+import { activityName, ORCHESTRATOR, STAGES, type Envelope, type StageName } from './contract';
+import { rotateCredential } from './rotate-credential';
+
+type StageFn = (deps: RotationDeps, input: never, log: Logger) => Promise<unknown>;
+
+const STAGE_FUNCTIONS: Record<StageName, StageFn> = {
+  begin: stages.begin,
+  stage: stages.stage,
+  apply: stages.apply,
+  verify: stages.verify,
+  promote: stages.promote,
+  retire: stages.retire,
+  compensate: stages.compensate,
+};
+
+/** Registers the orchestrator and one activity per stage; `getDeps` is read per invocation. */
+export function registerRotation(getDeps: () => RotationDeps): void {
+  df.app.orchestration(ORCHESTRATOR, rotateCredential);
+  for (const stage of STAGES) df.app.activity(activityName(stage), { handler: stageHandler(stage, STAGE_FUNCTIONS[stage], getDeps) });
+}
+
+/**
+ * Transient errors are thrown, so the durable retry policy retries them; permanent ones
+ * come back as a failed envelope and end the stage at once.
+ */
+function stageHandler(stage: StageName, fn: StageFn, getDeps: () => RotationDeps) {
+  return async (input: unknown, context: InvocationContext): Promise<Envelope<unknown>> => {
+    const started = performance.now();
+    const log = invocationLogger(context);
+    try {
+      const value = await fn(getDeps(), input as never, log);
+      return { ok: true, value, durationMs: Math.round(performance.now() - started) };
+    } catch (caught) {
+      const error = asRotationError(stage, caught);
+      if (error.retryable) {
+        log.warn(`${error.message} (transient, will be retried)`);
+        throw error;
+      }
+      log.error(error.message);
+      return { ok: false, error: error.toJSON(), durationMs: Math.round(performance.now() - started) };
+    }
+  };
+}
+
+function asRotationError(stage: StageName, error: unknown): RotationError {
+  if (error instanceof RotationError) return error;
+  // Not classified by an adapter, so its text is not known to be free of secrets: keep it
+  // only as the cause. Unknown is treated as retryable, as a crashed worker would be.
+  return new RotationError({ code: 'internal-error', stage, retryable: true, message: `unexpected ${(error as Error)?.name ?? 'error'} in ${stage}`, cause: error });
+}
+
+function invocationLogger(context: InvocationContext): Logger {
+  return { info: (m) => context.info(m), warn: (m) => context.warn(m), error: (m) => context.error(m) };
+}

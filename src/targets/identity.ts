@@ -1,0 +1,7 @@
+import type { TokenCredential } from '@azure/core-auth';
+import { ManagedIdentityCredential } from '@azure/identity';
+
+/** The service's own identity: the user-assigned managed identity named by AZURE_CLIENT_ID. */
+export function managedIdentity(clientId: string | undefined): TokenCredential {
+  return clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential();
+}

@@ -1,0 +1,149 @@
+import type { TokenCredential } from '@azure/core-auth';
+import { SecretClient, type SecretClientOptions, type SecretProperties } from '@azure/keyvault-secrets';
+import { isTransient, RotationError } from '../errors';
+
+/** What the rest of the service may see of a secret version: never its value. */
+export interface SecretVersionInfo {
+  name: string;
+  version: string;
+  tags: Record<string, string>;
+  enabled: boolean;
+  createdOn?: string;
+  expiresOn?: string;
+}
+
+export interface WriteOptions {
+  tags: Record<string, string>;
+  expiresOn?: Date;
+  contentType?: string;
+}
+
+export function createKeyVaultSecrets(url: string, credential: TokenCredential, options: SecretClientOptions = {}, pollIntervalMs?: number): KeyVaultSecrets {
+  return new KeyVaultSecrets(new SecretClient(url, credential, options), pollIntervalMs);
+}
+
+/** The only module that talks to Key Vault. One instance per vault. */
+export class KeyVaultSecrets {
+  constructor(private readonly client: SecretClient, private readonly pollIntervalMs = 2000) {}
+
+  get vaultUrl(): string {
+    return this.client.vaultUrl;
+  }
+
+  /** The latest version's metadata, or undefined when the secret does not exist (or is deleted). */
+  async latest(stage: string, name: string): Promise<SecretVersionInfo | undefined> {
+    try {
+      const secret = await this.client.getSecret(name);
+      return describe(secret.properties);
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw classifyKeyVaultError(stage, `reading secret ${name}`, error);
+    }
+  }
+
+  /** The value of a version (the latest when no version is given). */
+  async value(stage: string, name: string, version?: string): Promise<string> {
+    const what = `reading secret ${name} version ${version ?? '(latest)'}`;
+    try {
+      const secret = await this.client.getSecret(name, { version });
+      if (secret.value === undefined) throw new RotationError({ code: 'secret-empty', stage, message: `${what}: no value` });
+      return secret.value;
+    } catch (error) {
+      throw classifyKeyVaultError(stage, what, error);
+    }
+  }
+
+  /** Writes a new version; a soft-deleted name is recovered first, since Key Vault refuses to reuse it. */
+  async write(stage: string, name: string, value: string, options: WriteOptions): Promise<SecretVersionInfo> {
+    const set = () => this.client.setSecret(name, value, { tags: options.tags, expiresOn: options.expiresOn, contentType: options.contentType ?? 'text/plain' });
+    try {
+      try {
+        return describe((await set()).properties);
+      } catch (error) {
+        if (!isDeletedButRecoverable(error)) throw error;
+        const poller = await this.client.beginRecoverDeletedSecret(name, { intervalInMs: this.pollIntervalMs });
+        await poller.pollUntilDone();
+        return describe((await set()).properties);
+      }
+    } catch (error) {
+      throw classifyKeyVaultError(stage, `writing secret ${name}`, error);
+    }
+  }
+
+  async setTags(stage: string, name: string, version: string, tags: Record<string, string>): Promise<void> {
+    try {
+      await this.client.updateSecretProperties(name, version, { tags });
+    } catch (error) {
+      throw classifyKeyVaultError(stage, `tagging secret ${name} version ${version}`, error);
+    }
+  }
+
+  /** Soft-deletes the secret and waits until the deletion is complete; absent is fine. */
+  async remove(stage: string, name: string): Promise<boolean> {
+    try {
+      const poller = await this.client.beginDeleteSecret(name, { intervalInMs: this.pollIntervalMs });
+      await poller.pollUntilDone();
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 404) return false;
+      throw classifyKeyVaultError(stage, `deleting secret ${name}`, error);
+    }
+  }
+
+  async versions(stage: string, name: string): Promise<SecretVersionInfo[]> {
+    try {
+      const all: SecretVersionInfo[] = [];
+      for await (const properties of this.client.listPropertiesOfSecretVersions(name)) all.push(describe(properties));
+      return all;
+    } catch (error) {
+      if (statusOf(error) === 404) return [];
+      throw classifyKeyVaultError(stage, `listing versions of secret ${name}`, error);
+    }
+  }
+
+  /** Disables every enabled version except `keep`; returns the versions it disabled. */
+  async disableOtherVersions(stage: string, name: string, keep: string): Promise<string[]> {
+    const disabled: string[] = [];
+    for (const v of await this.versions(stage, name)) {
+      if (v.version === keep || !v.enabled) continue;
+      try {
+        await this.client.updateSecretProperties(name, v.version, { enabled: false });
+      } catch (error) {
+        throw classifyKeyVaultError(stage, `disabling secret ${name} version ${v.version}`, error);
+      }
+      disabled.push(v.version);
+    }
+    return disabled;
+  }
+}
+
+function describe(p: SecretProperties): SecretVersionInfo {
+  if (!p.version) throw new Error(`Key Vault returned secret ${p.name} without a version`);
+  return {
+    name: p.name,
+    version: p.version,
+    tags: { ...(p.tags ?? {}) },
+    enabled: p.enabled !== false,
+    createdOn: p.createdOn?.toISOString(),
+    expiresOn: p.expiresOn?.toISOString(),
+  };
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { statusCode?: number })?.statusCode;
+}
+
+function isDeletedButRecoverable(error: unknown): boolean {
+  return statusOf(error) === 409 && /deleted but recoverable/i.test((error as Error).message ?? '');
+}
+
+/** Builds a fresh error from status and service message only: the SDK error carries the request body. */
+export function classifyKeyVaultError(stage: string, what: string, error: unknown): RotationError {
+  if (error instanceof RotationError) return error;
+  const status = statusOf(error);
+  const code = (error as { code?: string })?.code;
+  const serviceMessage = ((error as Error)?.message ?? String(error)).split('\n')[0];
+  const retryable = isTransient(status, code);
+  const kind = status === 401 || status === 403 ? 'key-vault-forbidden' : status === 404 ? 'secret-not-found' : retryable ? 'key-vault-unavailable' : 'key-vault-error';
+  return new RotationError({ code: kind, stage, retryable, status, message: `${what} failed: Key Vault ${status ?? code ?? 'error'}: ${serviceMessage}` });
+}

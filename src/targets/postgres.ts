@@ -1,0 +1,152 @@
+import type { TokenCredential } from '@azure/core-auth';
+import { Client, DatabaseError, type ClientConfig } from 'pg';
+import { isTransient, RotationError } from '../errors';
+
+export interface PostgresEndpoint {
+  host: string;
+  port: number;
+  database: string;
+  ssl: 'require' | 'disable';
+  connectTimeoutSeconds: number;
+}
+
+/** How the rotator logs in; `password` is called per connection (an Entra token expires). */
+export interface AdminLogin {
+  user: string;
+  password: () => Promise<string>;
+}
+
+export const ENTRA_POSTGRES_SCOPE = 'https://ossrdbms-aad.database.windows.net/.default';
+
+/** A Microsoft Entra access token is the password of an Entra principal on Azure PostgreSQL. */
+export function entraTokenPassword(credential: TokenCredential): () => Promise<string> {
+  return async () => {
+    const token = await credential.getToken(ENTRA_POSTGRES_SCOPE);
+    if (!token) throw new Error('no Microsoft Entra token for PostgreSQL');
+    return token.token;
+  };
+}
+
+// A fixed first key keeps our advisory locks apart from the application's own.
+const LOCK_NAMESPACE = 0x526f74;
+
+/** The only module that talks to PostgreSQL. It speaks roles, verifiers and logins. */
+export class PostgresTarget {
+  constructor(private readonly endpoint: PostgresEndpoint, private readonly admin: AdminLogin) {}
+
+  async roleExists(stage: string, role: string): Promise<boolean> {
+    return this.asAdmin(stage, `reading role ${role}`, async (client) => {
+      const result = await client.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [role]);
+      return result.rowCount === 1;
+    });
+  }
+
+  /** ALTER ROLE with a verifier under a per-role advisory lock, so two rotations never interleave. */
+  async setPasswordVerifier(stage: string, role: string, verifier: string): Promise<void> {
+    await this.asAdmin(stage, `setting the password of role ${role}`, async (client) => {
+      await client.query('BEGIN');
+      try {
+        await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, role]);
+        await client.query(`ALTER ROLE ${client.escapeIdentifier(role)} PASSWORD ${client.escapeLiteral(verifier)}`);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  /** Leaves the role without any password: used when there is nothing in Key Vault to restore. */
+  async clearPassword(stage: string, role: string): Promise<void> {
+    await this.asAdmin(stage, `clearing the password of role ${role}`, (client) => client.query(`ALTER ROLE ${client.escapeIdentifier(role)} PASSWORD NULL`));
+  }
+
+  /** True when the role logs in with the password; false when the server refuses it. */
+  async canLogin(stage: string, role: string, password: string): Promise<boolean> {
+    try {
+      await this.asRole(stage, role, password, async () => undefined);
+      return true;
+    } catch (error) {
+      if (error instanceof RotationError && error.code === 'login-refused') return false;
+      throw error;
+    }
+  }
+
+  /** Logs in as the role, runs SELECT 1 and the optional probe query, read-only. */
+  async probe(stage: string, role: string, password: string, probeQuery?: string): Promise<{ latencyMs: number }> {
+    const started = performance.now();
+    await this.asRole(stage, role, password, async (client) => {
+      await client.query('SELECT 1');
+      if (probeQuery) {
+        await client.query('BEGIN READ ONLY');
+        try {
+          await client.query(probeQuery);
+        } finally {
+          await client.query('ROLLBACK');
+        }
+      }
+    });
+    return { latencyMs: Math.round(performance.now() - started) };
+  }
+
+  private asAdmin<T>(stage: string, what: string, work: (client: Client) => Promise<T>): Promise<T> {
+    return this.session(stage, what, { user: this.admin.user, password: this.admin.password }, work);
+  }
+
+  private asRole<T>(stage: string, role: string, password: string, work: (client: Client) => Promise<T>): Promise<T> {
+    return this.session(stage, `logging in as ${role}`, { user: role, password }, work);
+  }
+
+  private async session<T>(stage: string, what: string, login: Pick<ClientConfig, 'user' | 'password'>, work: (client: Client) => Promise<T>): Promise<T> {
+    const client = new Client({
+      host: this.endpoint.host,
+      port: this.endpoint.port,
+      database: this.endpoint.database,
+      ssl: this.endpoint.ssl === 'require' ? { rejectUnauthorized: true, servername: this.endpoint.host } : false,
+      connectionTimeoutMillis: this.endpoint.connectTimeoutSeconds * 1000,
+      application_name: 'credential-rotator',
+      ...login,
+    });
+    // A socket error after connect must not crash the process; the query fails instead.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return await work(client);
+    } catch (error) {
+      throw classifyPostgresError(stage, what, error);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+}
+
+const PERMANENT_CODES: Record<string, string> = {
+  '28P01': 'login-refused',
+  '28000': 'login-refused',
+  '42501': 'permission-denied',
+  '42704': 'unknown-role',
+  '3D000': 'unknown-database',
+};
+
+/** Server messages name roles, never passwords; the statement text is not copied. */
+export function classifyPostgresError(stage: string, what: string, error: unknown): RotationError {
+  if (error instanceof RotationError) return error;
+  if (error instanceof DatabaseError) {
+    const code = error.code ?? 'unknown';
+    const transient = /^(08|53|57P|40001|40P01)/.test(code);
+    return new RotationError({
+      code: PERMANENT_CODES[code] ?? (transient ? 'postgres-unavailable' : 'postgres-error'),
+      stage,
+      retryable: transient,
+      message: `${what} failed: PostgreSQL ${code}: ${error.message}`,
+    });
+  }
+  const err = error as NodeJS.ErrnoException;
+  const transient = isTransient(undefined, err?.code) || /timeout|terminated|Connection terminated/i.test(err?.message ?? '');
+  return new RotationError({
+    code: transient ? 'postgres-unavailable' : 'postgres-error',
+    stage,
+    retryable: transient,
+    message: `${what} failed: ${err?.code ? `${err.code} ` : ''}${err?.message ?? String(error)}`,
+  });
+}
