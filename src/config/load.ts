@@ -42,9 +42,12 @@ export function parseConfig(raw: unknown): RotationConfig {
     expiryMarginDays: c.expiryMarginDays ?? defaults.expiryMarginDays,
     graceMinutes: c.graceMinutes ?? defaults.graceMinutes,
     password: c.password ?? defaults.password,
+    confirmTimeoutMinutes: c.confirmTimeoutMinutes ?? defaults.confirmTimeoutMinutes,
   }));
   checkUnique(resolved);
-  return { pendingMaxAgeHours: defaults.pendingMaxAgeHours, credentials: resolved };
+  const needsGitHub = resolved.find((c) => c.consumers.github.length > 0);
+  if (needsGitHub && !result.data.github) throw configError(`credential "${needsGitHub.id}": consumers.github needs the top-level github section (how to authenticate to GitHub)`);
+  return { pendingMaxAgeHours: defaults.pendingMaxAgeHours, github: result.data.github, arm: result.data.arm, credentials: resolved };
 }
 
 /** Each issue names the credential (by id where it has one) and the field. */

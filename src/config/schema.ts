@@ -64,6 +64,21 @@ const containerAppTarget = z.object({
   app: z.string().min(1),
 });
 
+const githubAuth = z.discriminatedUnion('auth', [
+  z.object({
+    auth: z.literal('app').describe('A GitHub App installation token'),
+    appId: z.union([z.string().min(1), z.number().int()]).describe('GitHub App id'),
+    installationId: z.union([z.string().min(1), z.number().int()]).describe('Installation id of the app on the organisation'),
+    privateKeySecret: secretName.describe('Key Vault secret holding the app private key (PEM)'),
+    vaultUrl: httpsUrl.describe('Vault holding the private key'),
+  }),
+  z.object({
+    auth: z.literal('token').describe('A token kept in Key Vault'),
+    tokenSecret: secretName.describe('Key Vault secret holding the token'),
+    vaultUrl: httpsUrl.describe('Vault holding the token'),
+  }),
+]);
+
 const weekday = z.enum(['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat']);
 
 const tuning = {
@@ -72,6 +87,7 @@ const tuning = {
   expiryMarginDays: z.number().int().min(0).max(365).describe('Rotate when the live version expires within this many days'),
   graceMinutes: z.number().int().min(0).max(7 * 24 * 60).describe('Wait after confirm before the old credential is retired'),
   password: z.object({ length: z.number().int().min(32).max(128).describe('Generated password length (at least 32)') }),
+  confirmTimeoutMinutes: z.number().int().min(1).max(240).describe('How long confirm waits for restarted revisions to run healthy'),
 };
 
 const credential = z
@@ -89,6 +105,7 @@ const credential = z
     expiryMarginDays: tuning.expiryMarginDays.optional(),
     graceMinutes: tuning.graceMinutes.optional(),
     password: tuning.password.optional(),
+    confirmTimeoutMinutes: tuning.confirmTimeoutMinutes.optional(),
   })
   .superRefine((c, ctx) => {
     if (c.strategy === 'single-user' && !c.postgres.role) ctx.addIssue({ code: 'custom', path: ['postgres', 'role'], message: 'is required for the single-user strategy' });
@@ -111,9 +128,17 @@ export const configSchema = z.object({
       expiryMarginDays: tuning.expiryMarginDays.default(14),
       graceMinutes: tuning.graceMinutes.default(15),
       password: tuning.password.default({ length: 32 }),
+      confirmTimeoutMinutes: tuning.confirmTimeoutMinutes.default(15),
       pendingMaxAgeHours: z.number().min(1).max(720).default(6).describe('The janitor resumes or aborts a pending secret older than this'),
     })
-    .default({ rotationDays: 90, validityDays: 120, expiryMarginDays: 14, graceMinutes: 15, password: { length: 32 }, pendingMaxAgeHours: 6 }),
+    .default({ rotationDays: 90, validityDays: 120, expiryMarginDays: 14, graceMinutes: 15, password: { length: 32 }, confirmTimeoutMinutes: 15, pendingMaxAgeHours: 6 }),
+  github: z
+    .object({ apiUrl: httpsUrl.default('https://api.github.com').describe('GitHub REST API base URL'), auth: githubAuth })
+    .optional()
+    .describe('How the service authenticates to GitHub; required when any credential has GitHub consumers'),
+  arm: z
+    .object({ endpoint: httpsUrl.default('https://management.azure.com').describe('Azure Resource Manager endpoint') })
+    .default({ endpoint: 'https://management.azure.com' }),
   credentials: z.array(credential).min(1, 'must list at least one credential'),
 });
 
@@ -128,9 +153,14 @@ export type Credential = Omit<ParsedCredential, keyof typeof tuning> & {
   expiryMarginDays: number;
   graceMinutes: number;
   password: { length: number };
+  confirmTimeoutMinutes: number;
 };
+
+export type GitHubSettings = NonNullable<ParsedConfig['github']>;
 
 export interface RotationConfig {
   pendingMaxAgeHours: number;
+  github?: GitHubSettings;
+  arm: { endpoint: string };
   credentials: Credential[];
 }
