@@ -1,4 +1,4 @@
-import { registerRotation } from './orchestrations/activities';
+import { registerApp } from './app';
 import { productionDeps } from './production';
 
-registerRotation(productionDeps);
+registerApp(productionDeps);
