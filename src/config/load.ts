@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { RotationError } from '../errors';
+import { BUILTIN_FORMATS, validateTemplate } from '../rotation/templates';
 import { configSchema, type Credential, type RotationConfig } from './schema';
 
 function configError(message: string): RotationError {
@@ -45,6 +46,7 @@ export function parseConfig(raw: unknown): RotationConfig {
     confirmTimeoutMinutes: c.confirmTimeoutMinutes ?? defaults.confirmTimeoutMinutes,
   }));
   checkUnique(resolved);
+  resolved.forEach(checkTemplatesAndFormats);
   const needsGitHub = resolved.find((c) => c.consumers.github.length > 0);
   if (needsGitHub && !result.data.github) throw configError(`credential "${needsGitHub.id}": consumers.github needs the top-level github section (how to authenticate to GitHub)`);
   return { pendingMaxAgeHours: defaults.pendingMaxAgeHours, github: result.data.github, arm: result.data.arm, credentials: resolved };
@@ -85,6 +87,23 @@ function checkUnique(credentials: Credential[]): void {
       secrets.set(key, c.id);
     }
   }
+}
+
+/** Unknown placeholders and formats would otherwise surface only at promote, after the database changed. */
+function checkTemplatesAndFormats(c: Credential): void {
+  c.keyVault.derived.forEach((d, i) => {
+    const unknown = validateTemplate(d.template);
+    if (unknown.length > 0) {
+      const names = unknown.map((n) => `{${n}}`).join(', ');
+      throw configError(`credential "${c.id}": keyVault.derived[${i}].template names unknown field${unknown.length > 1 ? 's' : ''} ${names}`);
+    }
+  });
+  const derived = c.keyVault.derived.map((d) => d.secret);
+  c.consumers.github.forEach((t, i) => {
+    if ((BUILTIN_FORMATS as readonly string[]).includes(t.format) || derived.includes(t.format)) return;
+    const known = derived.length > 0 ? `derived secrets: ${derived.join(', ')}` : 'no derived secrets';
+    throw configError(`credential "${c.id}": consumers.github[${i}].format "${t.format}" is neither password, database-url, nor a keyVault.derived secret of this credential (${known})`);
+  });
 }
 
 export function findCredential(config: RotationConfig, id: string, stage = 'lookup'): Credential {

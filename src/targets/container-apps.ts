@@ -1,0 +1,111 @@
+import { ContainerAppsAPIClient, type ContainerAppsAPIClientOptionalParams, type Revision } from '@azure/arm-appcontainers';
+import type { TokenCredential } from '@azure/core-auth';
+import { isTransient, RotationError } from '../errors';
+
+/** A container app as the configuration names it. */
+export interface ContainerAppRef {
+  subscription: string;
+  resourceGroup: string;
+  app: string;
+}
+
+/** What ARM reports of a revision at one instant. */
+export interface RevisionStatus {
+  name: string;
+  runningState: string;
+  healthState: string;
+  replicas: number;
+  active: boolean;
+  trafficWeight: number;
+}
+
+export interface ContainerAppsOptions {
+  /** Azure Resource Manager endpoint, e.g. https://management.azure.com. */
+  endpoint: string;
+  credential: TokenCredential;
+  /** Extra client options (pipeline policies, retry timings); endpoint and scopes are always ours. */
+  clientOptions?: ContainerAppsAPIClientOptionalParams;
+}
+
+/**
+ * The only module that talks to ARM for Container Apps. It lists, reads and restarts
+ * revisions: the operations of CONTAINER_APPS_ACTIONS, nothing that changes configuration.
+ */
+export class ContainerApps {
+  private readonly clients = new Map<string, ContainerAppsAPIClient>();
+  private readonly endpoint: string;
+
+  constructor(private readonly options: ContainerAppsOptions) {
+    this.endpoint = options.endpoint.replace(/\/+$/, '');
+  }
+
+  /** The app's active revisions: the ones a restart must cycle for a new secret to take effect. */
+  async activeRevisions(stage: string, app: ContainerAppRef): Promise<RevisionStatus[]> {
+    return this.call(stage, app, 'listing revisions', async (client) => {
+      const active: RevisionStatus[] = [];
+      for await (const revision of client.containerAppsRevisions.listRevisions(app.resourceGroup, app.app)) {
+        if (revision.active) active.push(statusOf(revision));
+      }
+      return active;
+    });
+  }
+
+  /** Restarts the revision's replicas; ARM answers at once and the replicas come back over time. */
+  async restartRevision(stage: string, app: ContainerAppRef, revision: string): Promise<void> {
+    await this.call(stage, app, `restarting revision ${revision}`, (client) => client.containerAppsRevisions.restartRevision(app.resourceGroup, app.app, revision));
+  }
+
+  async revisionState(stage: string, app: ContainerAppRef, revision: string): Promise<RevisionStatus> {
+    return this.call(stage, app, `reading revision ${revision}`, async (client) => statusOf(await client.containerAppsRevisions.getRevision(app.resourceGroup, app.app, revision)));
+  }
+
+  private async call<T>(stage: string, app: ContainerAppRef, what: string, work: (client: ContainerAppsAPIClient) => Promise<T>): Promise<T> {
+    try {
+      return await work(this.client(app.subscription));
+    } catch (error) {
+      throw classifyArmError(stage, `${what} of ${describeApp(app)}`, error);
+    }
+  }
+
+  private client(subscription: string): ContainerAppsAPIClient {
+    let client = this.clients.get(subscription);
+    if (!client) {
+      // v4 reads `endpoint` and `credentials.scopes`; the v3 names would be ignored silently.
+      client = new ContainerAppsAPIClient(this.options.credential, subscription, {
+        ...this.options.clientOptions,
+        endpoint: this.endpoint,
+        credentials: { scopes: [`${this.endpoint}/.default`] },
+      });
+      this.clients.set(subscription, client);
+    }
+    return client;
+  }
+}
+
+export function describeApp(app: ContainerAppRef): string {
+  return `container app ${app.app} (resource group ${app.resourceGroup}, subscription ${app.subscription})`;
+}
+
+function statusOf(revision: Revision): RevisionStatus {
+  return {
+    name: revision.name ?? '',
+    runningState: revision.runningState ?? 'Unknown',
+    healthState: revision.healthState ?? 'None',
+    replicas: revision.replicas ?? 0,
+    active: revision.active === true,
+    trafficWeight: revision.trafficWeight ?? 0,
+  };
+}
+
+/** Builds a fresh error from status, ARM's error code and its message: the SDK error holds the request with its token. */
+export function classifyArmError(stage: string, what: string, error: unknown): RotationError {
+  if (error instanceof RotationError) return error;
+  const { statusCode: status, code, message } = error as { statusCode?: number; code?: string; message?: string };
+  // ARM's 409 means another operation on the app is in progress: it ends by itself.
+  const retryable = isTransient(status, code) || status === 409;
+  const kind = status === 404 ? 'container-app-not-found' : status === 401 || status === 403 ? 'container-apps-forbidden' : retryable ? 'container-apps-unavailable' : 'container-apps-error';
+  const text = (message ?? String(error)).replace(/\s+/g, ' ').trim();
+  // The SDK's paging helper replaces ARM's message with its own, which adds nothing to the status and code.
+  const detail = /^Pagination failed with unexpected statusCode/.test(text) ? '' : `: ${text}`;
+  return new RotationError({ code: kind, stage, retryable, status, message: `${what} failed: ARM ${status ?? code ?? 'error'}${status && code ? ` ${code}` : ''}${detail}` });
+}
