@@ -51,6 +51,8 @@ export async function startEmbeddedPostgres(opts: { superuserPassword?: string }
   }
   const connect = async (database = 'postgres') => {
     const client = new Client({ host: '127.0.0.1', port, user: 'postgres', password: superuserPassword, database });
+    // The server going away at shutdown must not become an uncaught error in the caller.
+    client.on('error', () => undefined);
     await client.connect();
     return client;
   };

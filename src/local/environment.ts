@@ -16,7 +16,8 @@ const ADMIN_SECRET = 'pg-rotator-admin';
 export interface LocalCredentialSpec {
   id: string;
   role: string;
-  /** Extra credential fields (probeQuery, graceMinutes, ...). */
+  probeQuery?: string;
+  /** Extra credential fields (graceMinutes, consumers, ...). */
   overrides?: Record<string, unknown>;
 }
 
@@ -101,7 +102,7 @@ function localConfig(postgres: LocalPostgres, vault: KeyVaultEmulator, specs: Lo
     credentials: specs.map((spec) => ({
       id: spec.id,
       strategy: 'single-user' as const,
-      postgres: { host: postgres.host, port: postgres.port, database: LOCAL_DATABASE, ssl: 'disable' as const, role: spec.role, admin: { auth: 'password' as const, user: ROTATOR_ROLE, secret: ADMIN_SECRET } },
+      postgres: { host: postgres.host, port: postgres.port, database: LOCAL_DATABASE, ssl: 'disable' as const, role: spec.role, probeQuery: spec.probeQuery, admin: { auth: 'password' as const, user: ROTATOR_ROLE, secret: ADMIN_SECRET } },
       keyVault: { url: vault.url, secret: secretNameFor(spec.id) },
       ...spec.overrides,
     })),

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { registerApp } from '../app';
 import { instanceIdFor, ORCHESTRATOR, type RotationStatus } from '../orchestrations/contract';
 import { DurableHost, installFunctionsCore } from './durable-host';
 import { secretNameFor, startLocalEnvironment, LOCAL_DATABASE, type LocalEnvironment } from './environment';
@@ -10,9 +11,8 @@ const CREDENTIAL = { id: 'demo-db', role: 'demo_app' };
  * emulator over HTTPS, the real durable-functions library driven by the in-process host.
  */
 async function main(): Promise<number> {
+  // Before the first registration: @azure/functions looks the core module up once, lazily.
   const registry = installFunctionsCore();
-  // Loaded only now: the app's registrations need the functions-core module installed above.
-  const { registerApp } = await import('../app');
   let env: LocalEnvironment | undefined;
   let host: DurableHost | undefined;
   try {

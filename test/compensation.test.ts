@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RotationError } from '../src/errors';
+import { secretNameFor, ROTATOR_ROLE } from '../src/local/environment';
+import { startHarness, type Harness } from './support/harness';
+
+describe('invariant 6: a failure before promote is compensated', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness([
+      { id: 'probe-db', role: 'probe_app', probeQuery: 'SELECT * FROM table_that_does_not_exist' },
+      { id: 'denied-db', role: 'denied_app' },
+      { id: 'flaky-db', role: 'flaky_app' },
+    ]);
+  });
+  afterAll(() => h?.stop());
+
+  function expectCompensated(id: string, role: string) {
+    return async () => {
+      const live = h.liveValue(id);
+      expect(live).toBe(h.env.initialPasswords.get(id));
+      expect(await h.login(role, live)).toBe('accepted');
+      expect(h.pendingExists(id)).toBe(false);
+      expect(h.env.vault.versions(secretNameFor(id))).toHaveLength(1);
+    };
+  }
+
+  it('when verify fails after apply, then the role gets the live password back, the pending secret is removed and the failure names the stage', async () => {
+    const pendingName = `${secretNameFor('probe-db')}-pending`;
+    const result = await h.rotate(h.newHost(), 'probe-db');
+    const pendingPassword = h.env.vault.versions(pendingName)[0].value;
+
+    expect(result.status.runtimeStatus).toBe('Failed');
+    expect(result.custom.error).toMatchObject({ code: 'postgres-error', stage: 'verify' });
+    expect(result.custom.error?.message).toContain('table_that_does_not_exist');
+    expect(result.custom.stages.map((s) => `${s.stage}:${s.outcome}`)).toEqual(['begin:succeeded', 'stage:succeeded', 'apply:succeeded', 'verify:failed', 'compensate:succeeded']);
+    expect(await h.login('probe_app', pendingPassword)).toBe('refused 28P01');
+    await expectCompensated('probe-db', 'probe_app')();
+  });
+
+  it('when the rotator may not alter the role, then apply fails at once with the permission error, and the live password keeps working', async () => {
+    const admin = await h.env.postgres.connect();
+    await admin.query(`REVOKE ADMIN OPTION FOR denied_app FROM ${ROTATOR_ROLE}`);
+    await admin.end();
+
+    const result = await h.rotate(h.newHost(), 'denied-db');
+
+    expect(result.status.runtimeStatus).toBe('Failed');
+    expect(result.custom.error).toMatchObject({ code: 'permission-denied', stage: 'apply', retryable: false });
+    expect(result.custom.error?.message).toContain('setting the password of role denied_app failed: PostgreSQL 42501');
+    expect(result.custom.stages.filter((s) => s.stage === 'apply')).toHaveLength(1);
+    await expectCompensated('denied-db', 'denied_app')();
+  });
+
+  it('when verify keeps failing with a transient error, then the retry policy gives up after five attempts and the rotation is compensated', async () => {
+    const base = h.deps.current;
+    h.deps.current = {
+      ...base,
+      postgres: (c) => {
+        const target = base.postgres(c);
+        return Object.assign(Object.create(target), {
+          probe: async () => {
+            throw new RotationError({ code: 'postgres-unavailable', stage: 'verify', retryable: true, message: 'logging in as flaky_app failed: ECONNRESET' });
+          },
+        });
+      },
+    };
+    try {
+      const host = h.newHost();
+      const result = await h.rotate(host, 'flaky-db');
+
+      expect(result.status.runtimeStatus).toBe('Failed');
+      expect(result.custom.error).toMatchObject({ code: 'retries-exhausted', stage: 'verify' });
+      expect(result.custom.error?.message).toContain('ECONNRESET');
+      const verifyAttempts = host.history(result.instanceId).filter((e) => e.EventType === 4 && e.Name === 'rotation-verify');
+      expect(verifyAttempts).toHaveLength(5);
+      await expectCompensated('flaky-db', 'flaky_app')();
+    } finally {
+      h.deps.current = base;
+    }
+  });
+});

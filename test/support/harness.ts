@@ -1,0 +1,104 @@
+import { Client } from 'pg';
+import { registerApp } from '../../src/app';
+import { instanceIdFor, ORCHESTRATOR, type RotationReason, type RotationStatus } from '../../src/orchestrations/contract';
+import type { RotationDeps } from '../../src/rotation/deps';
+import { DurableHost, installFunctionsCore, type DurableState, type OrchestrationStatus } from '../../src/local/durable-host';
+import { LOCAL_DATABASE, secretNameFor, startLocalEnvironment, type LocalCredentialSpec, type LocalEnvironment } from '../../src/local/environment';
+import { CrashPlan, isSimulatedCrash } from './crash';
+
+export interface Harness {
+  env: LocalEnvironment;
+  crash: CrashPlan;
+  /** Replace to change what the registered activities see (e.g. a broken adapter). */
+  deps: { current: RotationDeps };
+  newHost(state?: DurableState): DurableHost;
+  start(host: DurableHost, credentialId: string, reason?: RotationReason): Promise<string>;
+  rotate(host: DurableHost, credentialId: string): Promise<RotationResult>;
+  login(role: string, password: string): Promise<'accepted' | string>;
+  liveValue(credentialId: string): string;
+  pendingExists(credentialId: string): boolean;
+  stop(): Promise<void>;
+}
+
+export interface RotationResult {
+  instanceId: string;
+  status: OrchestrationStatus;
+  custom: RotationStatus;
+}
+
+let registered: { current: RotationDeps } | undefined;
+
+/**
+ * One per test file: real PostgreSQL, the Key Vault emulator, the app's real registrations
+ * and durable hosts on demand. Adapters are wrapped by a CrashPlan so a test can kill the
+ * worker right after any real side effect.
+ */
+export async function startHarness(specs: LocalCredentialSpec[]): Promise<Harness> {
+  const registry = installFunctionsCore();
+  const env = await startLocalEnvironment(specs);
+  const crash = new CrashPlan();
+  const base = env.deps;
+  const holder = registered ?? { current: base };
+  holder.current = { ...base, vault: (url) => crash.wrap(base.vault(url)), postgres: (c) => crash.wrap(base.postgres(c)) };
+  if (!registered) {
+    registerApp(() => holder.current);
+    registered = holder;
+  }
+  const hosts: DurableHost[] = [];
+  const harness: Harness = {
+    env,
+    crash,
+    deps: holder,
+    newHost(state) {
+      const host = new DurableHost({ registry, clock: 'virtual', isCrash: isSimulatedCrash, state });
+      hosts.push(host);
+      return host;
+    },
+    async start(host, credentialId, reason = 'manual') {
+      return host.startNew(ORCHESTRATOR, { instanceId: instanceIdFor(credentialId), input: { credentialId, reason } });
+    },
+    async rotate(host, credentialId) {
+      const instanceId = await harness.start(host, credentialId);
+      const status = await host.waitForCompletion(instanceId, { timeoutMs: 60_000 });
+      return { instanceId, status, custom: status.customStatus as RotationStatus };
+    },
+    login: (role, password) => tryLogin(env, role, password),
+    liveValue(credentialId) {
+      const value = env.vault.currentValue(secretNameFor(credentialId));
+      if (value === undefined) throw new Error(`no live secret for ${credentialId}`);
+      return value;
+    },
+    pendingExists(credentialId) {
+      const name = `${secretNameFor(credentialId)}-pending`;
+      return env.vault.versions(name).length > 0 && !env.vault.isDeleted(name);
+    },
+    async stop() {
+      for (const host of hosts) await host.close();
+      await env.stop();
+    },
+  };
+  return harness;
+}
+
+async function tryLogin(env: LocalEnvironment, role: string, password: string): Promise<'accepted' | string> {
+  const client = new Client({ host: env.postgres.host, port: env.postgres.port, database: LOCAL_DATABASE, user: role, password });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return 'accepted';
+  } catch (error) {
+    return `refused ${(error as { code?: string }).code ?? (error as Error).message}`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function storedVerifier(env: LocalEnvironment, role: string): Promise<string | null> {
+  const admin = await env.postgres.connect();
+  try {
+    const result = await admin.query<{ rolpassword: string | null }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [role]);
+    return result.rows[0]?.rolpassword ?? null;
+  } finally {
+    await admin.end();
+  }
+}
