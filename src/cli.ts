@@ -6,7 +6,8 @@ import { RotationError } from './errors';
 import { registerApp } from './app';
 import { composeDeps } from './composition';
 import { DurableHost, installFunctionsCore } from './local/durable-host';
-import { instanceIdFor, ORCHESTRATOR, type RotationStatus } from './orchestrations/contract';
+import { instanceIdFor, ORCHESTRATOR } from './orchestrations/contract';
+import { type RotationStatus } from './rotation/status';
 import { operatorIdentity } from './targets/identity';
 
 const USAGE = `usage: rotator <command> [--config <file or inline JSON>]

@@ -51,17 +51,17 @@ const keyVault = z.object({
 });
 
 const githubTarget = z.object({
-  repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name').optional(),
-  org: z.string().min(1).optional(),
-  environment: z.string().min(1).optional(),
-  secret: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a GitHub secret name'),
+  repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name').optional().describe('Repository owner/name (repository or environment secret)'),
+  org: z.string().min(1).optional().describe('Organisation (organisation secret); exactly one of repo and org'),
+  environment: z.string().min(1).optional().describe('Deployment environment of the repository'),
+  secret: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a GitHub secret name').describe('GitHub Actions secret name'),
   format: z.string().min(1).default('password').describe('password, database-url, or the name of a derived secret'),
 });
 
 const containerAppTarget = z.object({
-  subscription: z.string().min(1),
-  resourceGroup: z.string().min(1),
-  app: z.string().min(1),
+  subscription: z.string().min(1).describe('Subscription id of the Container App'),
+  resourceGroup: z.string().min(1).describe('Resource group of the Container App'),
+  app: z.string().min(1).describe('Container App name; its active revisions restart after promote'),
 });
 
 const githubAuth = z.discriminatedUnion('auth', [
@@ -99,13 +99,19 @@ const credential = z
     consumers: z
       .object({ github: z.array(githubTarget).default([]), containerApps: z.array(containerAppTarget).default([]) })
       .default({ github: [], containerApps: [] }),
-    window: z.object({ days: z.array(weekday).min(1), hoursUtc: z.tuple([z.number().int().min(0).max(23), z.number().int().min(1).max(24)]) }).optional().describe('Rotation window for scheduled runs'),
-    rotationDays: tuning.rotationDays.optional(),
-    validityDays: tuning.validityDays.optional(),
-    expiryMarginDays: tuning.expiryMarginDays.optional(),
-    graceMinutes: tuning.graceMinutes.optional(),
-    password: tuning.password.optional(),
-    confirmTimeoutMinutes: tuning.confirmTimeoutMinutes.optional(),
+    window: z
+      .object({
+        days: z.array(weekday).min(1).describe('Weekdays (UTC) on which scheduled rotations may start'),
+        hoursUtc: z.tuple([z.number().int().min(0).max(23), z.number().int().min(1).max(24)]).describe('[start, end) hours UTC in which scheduled rotations may start'),
+      })
+      .optional()
+      .describe('Rotation window for scheduled runs'),
+    rotationDays: tuning.rotationDays.optional().describe('Overrides defaults.rotationDays'),
+    validityDays: tuning.validityDays.optional().describe('Overrides defaults.validityDays'),
+    expiryMarginDays: tuning.expiryMarginDays.optional().describe('Overrides defaults.expiryMarginDays'),
+    graceMinutes: tuning.graceMinutes.optional().describe('Overrides defaults.graceMinutes'),
+    password: tuning.password.optional().describe('Overrides defaults.password'),
+    confirmTimeoutMinutes: tuning.confirmTimeoutMinutes.optional().describe('Overrides defaults.confirmTimeoutMinutes'),
   })
   .superRefine((c, ctx) => {
     if (c.strategy === 'single-user' && !c.postgres.role) ctx.addIssue({ code: 'custom', path: ['postgres', 'role'], message: 'is required for the single-user strategy' });

@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { registerApp } from '../app';
-import { instanceIdFor, ORCHESTRATOR, type RotationStatus } from '../orchestrations/contract';
+import { instanceIdFor, ORCHESTRATOR } from '../orchestrations/contract';
+import { type RotationStatus } from '../rotation/status';
 import { DurableHost, installFunctionsCore } from './durable-host';
 import { secretNameFor, startLocalEnvironment, LOCAL_DATABASE, type LocalEnvironment } from './environment';
 

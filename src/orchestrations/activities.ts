@@ -3,7 +3,8 @@ import * as df from 'durable-functions';
 import { RotationError } from '../errors';
 import type { Logger, RotationDeps } from '../rotation/deps';
 import * as stages from '../rotation/stages';
-import { activityName, ORCHESTRATOR, STAGES, type Envelope, type StageName } from './contract';
+import { activityName, ORCHESTRATOR, type Envelope } from './contract';
+import { STAGES, type StageName } from '../rotation/status';
 import { rotateCredential } from './rotate-credential';
 
 type StageFn = (deps: RotationDeps, input: never, log: Logger) => Promise<unknown>;

@@ -2,7 +2,8 @@ import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
 import type { SerializedError } from '../errors';
 import type { Plan, Promoted, PendingRef, RotationIds, Compensation } from '../rotation/stages';
-import { activityName, type Envelope, type RotationRequest, type RotationStatus, type StageName } from './contract';
+import { activityName, type Envelope, type RotationRequest } from './contract';
+import { type RotationStatus, type StageName } from '../rotation/status';
 
 /** Transient failures (throttling, 5xx, resets) only: permanent ones never reach the policy. */
 export const TRANSIENT_RETRY = Object.assign(new df.RetryOptions(2_000, 5), { backoffCoefficient: 2, maxRetryIntervalInMilliseconds: 60_000 });

@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { registerApp } from '../../src/app';
-import { instanceIdFor, ORCHESTRATOR, type RotationReason, type RotationStatus } from '../../src/orchestrations/contract';
+import { instanceIdFor, ORCHESTRATOR } from '../../src/orchestrations/contract';
+import type { RotationReason, RotationStatus } from '../../src/rotation/status';
 import type { RotationDeps } from '../../src/rotation/deps';
 import { DurableHost, installFunctionsCore, type DurableState, type OrchestrationStatus } from '../../src/local/durable-host';
 import { LOCAL_DATABASE, secretNameFor, startLocalEnvironment, type LocalCredentialSpec, type LocalEnvironment } from '../../src/local/environment';
