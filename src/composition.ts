@@ -1,7 +1,9 @@
 import type { TokenCredential } from '@azure/core-auth';
+import type { EventGridPublisherClientOptions } from '@azure/eventgrid';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import type { Credential, RotationConfig } from './config/schema';
 import type { RotationDeps } from './rotation/deps';
+import { lifecycleEvents } from './targets/event-grid';
 import { createKeyVaultSecrets, type KeyVaultSecrets } from './targets/key-vault';
 import { entraTokenPassword, PostgresTarget, type AdminLogin } from './targets/postgres';
 
@@ -11,6 +13,9 @@ export interface CompositionOptions {
   keyVaultOptions?: SecretClientOptions;
   pollIntervalMs?: number;
   now?: () => Date;
+  /** The lifecycle topic: with a key, or else the credential above. Absent: no events. */
+  events?: { endpoint: string; key?: string; clientOptions?: EventGridPublisherClientOptions };
+  requiredAppRole?: string;
 }
 
 /** Wires adapters to configuration. Production and the local sandbox differ only in the options. */
@@ -35,5 +40,7 @@ export function composeDeps(options: CompositionOptions): RotationDeps {
     vault,
     postgres: (c) => new PostgresTarget({ host: c.postgres.host, port: c.postgres.port, database: c.postgres.database, ssl: c.postgres.ssl, connectTimeoutSeconds: c.postgres.connectTimeoutSeconds }, adminLogin(c)),
     now: options.now ?? (() => new Date()),
+    events: options.events && lifecycleEvents(options.events.endpoint, options.events.key, options.credential, options.events.clientOptions),
+    requiredAppRole: options.requiredAppRole,
   };
 }

@@ -6,6 +6,7 @@ import type { RotationDeps } from '../rotation/deps';
 import { generatePassword, scramSha256Verifier } from '../rotation/password';
 import { TAG } from '../rotation/state';
 import { startEmbeddedPostgres, type LocalPostgres } from './embedded-postgres';
+import { EventGridEmulator } from './emulators/event-grid';
 import { KeyVaultEmulator } from './emulators/key-vault';
 import { loopbackAzureOptions, StaticTokenCredential } from './loopback-clients';
 
@@ -24,6 +25,8 @@ export interface LocalCredentialSpec {
 export interface LocalEnvironment {
   postgres: LocalPostgres;
   vault: KeyVaultEmulator;
+  /** The lifecycle events topic the service publishes to. */
+  events: EventGridEmulator;
   /** The bearer token the service presents to the vault: secrets get/list/set/delete/recover, no purge. */
   serviceToken: string;
   config: RotationConfig;
@@ -38,9 +41,15 @@ export interface LocalEnvironment {
  * rotator role (CREATEROLE, ADMIN OPTION on its managed roles only), and a Key Vault
  * emulator holding each credential's live secret and the rotator's own password.
  */
-export async function startLocalEnvironment(specs: LocalCredentialSpec[]): Promise<LocalEnvironment> {
+export async function startLocalEnvironment(specs: LocalCredentialSpec[], options: { requiredAppRole?: string } = {}): Promise<LocalEnvironment> {
   const postgres = await startEmbeddedPostgres();
   const vault = await new KeyVaultEmulator().start();
+  const events = await new EventGridEmulator().start();
+  const stopAll = async () => {
+    await events.stop();
+    await vault.stop();
+    await postgres.stop();
+  };
   try {
     const serviceToken = `rotator-${randomBytes(8).toString('hex')}`;
     vault.grant(serviceToken, ['get', 'list', 'set', 'delete', 'recover']);
@@ -62,22 +71,21 @@ export async function startLocalEnvironment(specs: LocalCredentialSpec[]): Promi
       credential: new StaticTokenCredential(serviceToken),
       keyVaultOptions: { ...loopbackAzureOptions(vault.ca), disableChallengeResourceVerification: true },
       pollIntervalMs: 10,
+      events: { endpoint: events.endpoint, key: events.key, clientOptions: loopbackAzureOptions(vault.ca) },
+      requiredAppRole: options.requiredAppRole,
     });
     return {
       postgres,
       vault,
+      events,
       serviceToken,
       config,
       deps,
       initialPasswords,
-      async stop() {
-        await vault.stop();
-        await postgres.stop();
-      },
+      stop: stopAll,
     };
   } catch (error) {
-    await vault.stop();
-    await postgres.stop();
+    await stopAll();
     throw error;
   }
 }

@@ -2,14 +2,14 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { RotationError } from '../errors';
 import type { Logger, RotationDeps } from '../rotation/deps';
+import { publishLifecycle } from '../rotation/notify';
 import * as stages from '../rotation/stages';
-import { activityName, ORCHESTRATOR, type Envelope } from './contract';
-import { STAGES, type StageName } from '../rotation/status';
+import { activityName, ORCHESTRATOR, type ActivityKind, type Envelope } from './contract';
 import { rotateCredential } from './rotate-credential';
 
 type StageFn = (deps: RotationDeps, input: never, log: Logger) => Promise<unknown>;
 
-const STAGE_FUNCTIONS: Record<StageName, StageFn> = {
+const ACTIVITIES: Record<ActivityKind, StageFn> = {
   begin: stages.begin,
   stage: stages.stage,
   apply: stages.apply,
@@ -17,19 +17,20 @@ const STAGE_FUNCTIONS: Record<StageName, StageFn> = {
   promote: stages.promote,
   retire: stages.retire,
   compensate: stages.compensate,
+  publish: publishLifecycle,
 };
 
 /** Registers the orchestrator and one activity per stage; `getDeps` is read per invocation. */
 export function registerRotation(getDeps: () => RotationDeps): void {
   df.app.orchestration(ORCHESTRATOR, rotateCredential);
-  for (const stage of STAGES) df.app.activity(activityName(stage), { handler: stageHandler(stage, STAGE_FUNCTIONS[stage], getDeps) });
+  for (const kind of Object.keys(ACTIVITIES) as ActivityKind[]) df.app.activity(activityName(kind), { handler: stageHandler(kind, ACTIVITIES[kind], getDeps) });
 }
 
 /**
  * Transient errors are thrown, so the durable retry policy retries them; permanent ones
  * come back as a failed envelope and end the stage at once.
  */
-function stageHandler(stage: StageName, fn: StageFn, getDeps: () => RotationDeps) {
+function stageHandler(stage: ActivityKind, fn: StageFn, getDeps: () => RotationDeps) {
   return async (input: unknown, context: InvocationContext): Promise<Envelope<unknown>> => {
     const started = performance.now();
     const log = invocationLogger(context);
@@ -48,7 +49,7 @@ function stageHandler(stage: StageName, fn: StageFn, getDeps: () => RotationDeps
   };
 }
 
-function asRotationError(stage: StageName, error: unknown): RotationError {
+function asRotationError(stage: ActivityKind, error: unknown): RotationError {
   if (error instanceof RotationError) return error;
   // Not classified by an adapter, so its text is not known to be free of secrets: keep it
   // only as the cause. Unknown is treated as retryable, as a crashed worker would be.

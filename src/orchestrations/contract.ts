@@ -5,8 +5,11 @@ import type { RotationReason, StageName } from '../rotation/status';
 
 export const ORCHESTRATOR = 'rotateCredential';
 
-export function activityName(stage: StageName): string {
-  return `rotation-${stage}`;
+/** Every activity: one per stage, and the lifecycle publisher. */
+export type ActivityKind = StageName | 'publish';
+
+export function activityName(kind: ActivityKind): string {
+  return `rotation-${kind}`;
 }
 
 export function instanceIdFor(credentialId: string): string {

@@ -2,11 +2,15 @@ import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
 import type { SerializedError } from '../errors';
 import type { Plan, Promoted, PendingRef, RotationIds, Compensation } from '../rotation/stages';
+import type { LifecycleStep } from '../rotation/lifecycle-events';
 import { activityName, type Envelope, type RotationRequest } from './contract';
 import { type RotationStatus, type StageName } from '../rotation/status';
 
 /** Transient failures (throttling, 5xx, resets) only: permanent ones never reach the policy. */
 export const TRANSIENT_RETRY = Object.assign(new df.RetryOptions(2_000, 5), { backoffCoefficient: 2, maxRetryIntervalInMilliseconds: 60_000 });
+
+/** Events are worth a few tries, never worth failing a rotation for. */
+export const PUBLISH_RETRY = Object.assign(new df.RetryOptions(1_000, 3), { backoffCoefficient: 2 });
 
 interface StageIO {
   begin: [RotationIds, Plan];
@@ -21,17 +25,20 @@ interface StageIO {
 /** begin → stage → apply → verify → promote → grace → retire; compensate on failure before promote. */
 export function* rotateCredential(context: OrchestrationContext): Generator<Task, RotationStatus, unknown> {
   const request = context.df.getInput<RotationRequest>();
-  const run = new Run(context, request.credentialId);
+  const run = new Run(context, request);
   try {
     return yield* rotate(context, run, request);
   } catch (failure) {
-    throw run.fail(failure);
+    const error = run.fail(failure);
+    yield* run.notify('failed');
+    throw error;
   }
 }
 
 function* rotate(context: OrchestrationContext, run: Run, request: RotationRequest): Generator<Task, RotationStatus, unknown> {
   const plan = yield* run.step('begin', { credentialId: request.credentialId, rotationId: context.df.newGuid(context.df.instanceId) });
   Object.assign(run.status, { rotationId: plan.rotationId, role: plan.role });
+  yield* run.notify('started');
   const ids = { credentialId: plan.credentialId, rotationId: plan.rotationId };
   let pendingVersion = plan.pendingVersion;
   if (!plan.alreadyPromoted) {
@@ -47,9 +54,12 @@ function* rotate(context: OrchestrationContext, run: Run, request: RotationReque
   }
   const promoted = yield* run.step('promote', { ...ids, pendingVersion });
   Object.assign(run.status, { liveVersion: promoted.liveVersion, previousVersion: promoted.previousVersion });
+  yield* run.notify('succeeded');
   yield* run.grace(plan.graceMinutes);
   yield* run.step('retire', { ...ids, liveVersion: promoted.liveVersion });
-  return run.succeed();
+  const done = run.succeed();
+  yield* run.notify('retired');
+  return done;
 }
 
 class StageFailed extends Error {
@@ -62,8 +72,8 @@ class StageFailed extends Error {
 class Run {
   readonly status: RotationStatus;
 
-  constructor(private readonly context: OrchestrationContext, credentialId: string) {
-    this.status = { credentialId, stage: 'begin', outcome: 'running', stages: [] };
+  constructor(private readonly context: OrchestrationContext, request: RotationRequest) {
+    this.status = { credentialId: request.credentialId, reason: request.reason, stage: 'begin', outcome: 'running', stages: [] };
   }
 
   *step<S extends keyof StageIO>(stage: S, input: StageIO[S][0]): Generator<Task, StageIO[S][1], unknown> {
@@ -80,6 +90,20 @@ class Run {
     this.publish();
     if (!envelope.ok) throw new StageFailed(envelope.error);
     return envelope.value;
+  }
+
+  /** Publishes a lifecycle event; a failure is recorded in the status and the rotation goes on. */
+  *notify(step: LifecycleStep): Generator<Task, void, unknown> {
+    let published: Envelope<unknown>;
+    try {
+      published = (yield this.context.df.callActivityWithRetry(activityName('publish'), PUBLISH_RETRY, { step, status: this.status })) as Envelope<unknown>;
+    } catch (error) {
+      published = { ok: false, durationMs: 0, error: exhausted('publish', error) };
+    }
+    if (published.ok) return;
+    this.status.unpublished = [...(this.status.unpublished ?? []), step];
+    this.publish();
+    this.log(`rotation ${this.status.rotationId ?? '(not begun)'} of ${this.status.credentialId}: the ${step} event was not published: ${published.error.message}`);
   }
 
   *grace(minutes: number): Generator<Task, void, unknown> {
@@ -127,7 +151,7 @@ class Run {
 }
 
 /** A transient failure that outlived the retry policy. */
-function exhausted(stage: StageName, error: unknown): SerializedError {
+function exhausted(stage: StageName | 'publish', error: unknown): SerializedError {
   const message = (error as { failureDetails?: { errorMessage?: string } })?.failureDetails?.errorMessage ?? (error as Error)?.message ?? String(error);
   return { code: 'retries-exhausted', stage, retryable: true, message };
 }

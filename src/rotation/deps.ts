@@ -1,4 +1,5 @@
 import type { Credential, RotationConfig } from '../config/schema';
+import type { LifecycleEvents } from '../targets/event-grid';
 import type { KeyVaultSecrets } from '../targets/key-vault';
 import type { PostgresTarget } from '../targets/postgres';
 
@@ -14,4 +15,8 @@ export interface RotationDeps {
   vault(url: string): KeyVaultSecrets;
   postgres(credential: Credential): PostgresTarget;
   now(): Date;
+  /** The lifecycle topic; absent when publishing is turned off. */
+  events?: LifecycleEvents;
+  /** App role an HTTP caller's App Service principal must hold; absent turns the check off. */
+  requiredAppRole?: string;
 }

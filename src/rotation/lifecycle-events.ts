@@ -1,4 +1,4 @@
-import type { RotationReason, RotationStatus, StageRecord } from './status';
+import type { RotationReason, RotationStatus, StageRecord, TargetResult } from './status';
 import type { OutgoingCloudEvent } from '../targets/event-grid';
 
 /**
@@ -16,16 +16,6 @@ export type LifecycleStep = (typeof LIFECYCLE_STEPS)[number];
 
 export function lifecycleEventType(step: LifecycleStep): string {
   return `${LIFECYCLE_EVENT_PREFIX}.${step}`;
-}
-
-/** The outcome of pushing the new credential to one consumer. */
-export interface TargetResult {
-  kind: 'github' | 'container-app';
-  /** Where it went: `owner/repo:NAME`, `org:NAME`, or the container app's resource path. */
-  target: string;
-  outcome: 'succeeded' | 'failed' | 'skipped';
-  /** An error code, never a message from the consumer. */
-  errorCode?: string;
 }
 
 export interface LifecycleEventData {

@@ -15,6 +15,16 @@ export interface StageRecord {
   detail?: string;
 }
 
+/** The outcome of pushing the new credential to one consumer. */
+export interface TargetResult {
+  kind: 'github' | 'container-app';
+  /** Where it went: `owner/repo:NAME`, `org:NAME`, or the container app's resource path. */
+  target: string;
+  outcome: 'succeeded' | 'failed' | 'skipped';
+  /** An error code, never a message from the consumer. */
+  errorCode?: string;
+}
+
 export interface RotationStatus {
   credentialId: string;
   rotationId?: string;
@@ -23,6 +33,10 @@ export interface RotationStatus {
   outcome: 'running' | 'succeeded' | 'failed';
   liveVersion?: string;
   previousVersion?: string;
+  reason?: RotationReason;
   stages: StageRecord[];
+  targets?: TargetResult[];
   error?: SerializedError;
+  /** Lifecycle events that could not be published (reported here, never failing the rotation). */
+  unpublished?: string[];
 }

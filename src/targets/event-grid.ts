@@ -1,4 +1,4 @@
-import type { KeyCredential, TokenCredential } from '@azure/core-auth';
+import { AzureKeyCredential, type KeyCredential, type TokenCredential } from '@azure/core-auth';
 import { EventGridPublisherClient, type EventGridPublisherClientOptions, type SendCloudEventInput } from '@azure/eventgrid';
 import { isTransient, RotationError } from '../errors';
 
@@ -25,6 +25,11 @@ export interface LifecycleEventsOptions {
 }
 
 /** The only module that talks to Event Grid: publishes lifecycle events in the CloudEvents 1.0 schema. */
+/** With a topic key when one is given, else with the service identity. */
+export function lifecycleEvents(endpoint: string, key: string | undefined, identity: TokenCredential, clientOptions?: EventGridPublisherClientOptions): LifecycleEvents {
+  return new LifecycleEvents({ endpoint, credential: key ? new AzureKeyCredential(key) : identity, clientOptions });
+}
+
 export class LifecycleEvents {
   private readonly client: EventGridPublisherClient<'CloudEvent'>;
   private readonly host: string;
