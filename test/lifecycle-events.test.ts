@@ -4,8 +4,8 @@ import { RotationError } from '../src/errors';
 import { EventGridEmulator } from '../src/local/emulators/event-grid';
 import { loopbackAzureOptions, StaticTokenCredential } from '../src/local/loopback-clients';
 import { loopbackCertificate } from '../src/local/tls';
-import type { RotationStatus } from '../src/rotation/status';
-import { buildLifecycleEvent, LIFECYCLE_EVENT_PREFIX, LIFECYCLE_STEPS, type LifecycleStep, type TargetResult } from '../src/rotation/lifecycle-events';
+import type { RotationStatus, TargetResult } from '../src/rotation/status';
+import { buildLifecycleEvent, LIFECYCLE_EVENT_PREFIX, LIFECYCLE_STEPS, type LifecycleStep } from '../src/rotation/lifecycle-events';
 import { LifecycleEvents } from '../src/targets/event-grid';
 import { expectNoSecrets } from './support/secrets';
 

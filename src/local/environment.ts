@@ -18,6 +18,10 @@ export interface LocalCredentialSpec {
   id: string;
   role: string;
   probeQuery?: string;
+  /** Expiry of the seeded live secret, in days from now (default 30). */
+  liveExpiresInDays?: number;
+  /** false: the role exists but its password was never put in Key Vault. */
+  seedLive?: boolean;
   /** Extra credential fields (graceMinutes, consumers, ...). */
   overrides?: Record<string, unknown>;
 }
@@ -96,7 +100,7 @@ async function createManagedRole(admin: import('pg').Client, vault: KeyVaultEmul
   await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD ${admin.escapeLiteral(await scramSha256Verifier(password))}`);
   await admin.query(`GRANT CONNECT ON DATABASE ${LOCAL_DATABASE} TO ${role}`);
   await admin.query(`GRANT ${role} TO ${ROTATOR_ROLE} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE`);
-  vault.seed(secretNameFor(spec.id), password, { tags: { [TAG.credential]: spec.id, [TAG.role]: spec.role }, expiresOn: new Date(Date.now() + 30 * 86_400_000) });
+  if (spec.seedLive !== false) vault.seed(secretNameFor(spec.id), password, { tags: { [TAG.credential]: spec.id, [TAG.role]: spec.role }, expiresOn: new Date(Date.now() + (spec.liveExpiresInDays ?? 30) * 86_400_000) });
   return password;
 }
 

@@ -1,15 +1,18 @@
 import { Client } from 'pg';
 import { registerApp } from '../app';
-import { instanceIdFor, ORCHESTRATOR } from '../orchestrations/contract';
-import { type RotationStatus } from '../rotation/status';
+import { instanceIdFor } from '../orchestrations/contract';
+import type { RotationStatus } from '../rotation/status';
 import { DurableHost, installFunctionsCore } from './durable-host';
-import { secretNameFor, startLocalEnvironment, LOCAL_DATABASE, type LocalEnvironment } from './environment';
+import { LOCAL_DATABASE, secretNameFor, startLocalEnvironment, type LocalCredentialSpec, type LocalEnvironment } from './environment';
 
-const CREDENTIAL = { id: 'demo-db', role: 'demo_app' };
+const BY_EVENT: LocalCredentialSpec = { id: 'orders-db', role: 'orders_app' };
+const BY_TIMER: LocalCredentialSpec = { id: 'billing-db', role: 'billing_app', liveExpiresInDays: 5 };
+const BY_HTTP: LocalCredentialSpec = { id: 'reports-db', role: 'reports_app' };
 
 /**
- * `npm start`: a real rotation on this machine. Embedded PostgreSQL, the Key Vault
- * emulator over HTTPS, the real durable-functions library driven by the in-process host.
+ * `npm start`: real rotations on this machine, one per entry point. Embedded PostgreSQL,
+ * Key Vault and Event Grid emulators over HTTPS, the real durable-functions library driven
+ * by the in-process host, the real triggers.
  */
 async function main(): Promise<number> {
   // Before the first registration: @azure/functions looks the core module up once, lazily.
@@ -18,42 +21,77 @@ async function main(): Promise<number> {
   let host: DurableHost | undefined;
   try {
     const started = performance.now();
-    env = await startLocalEnvironment([CREDENTIAL]);
+    env = await startLocalEnvironment([BY_EVENT, BY_TIMER, BY_HTTP]);
     const ready = env;
-    console.log(`sandbox: PostgreSQL on 127.0.0.1:${env.postgres.port}, Key Vault emulator at ${env.vault.url} (${ms(started)})`);
+    console.log(`sandbox: PostgreSQL on 127.0.0.1:${env.postgres.port}, Key Vault at ${env.vault.url}, Event Grid topic at ${env.events.endpoint} (${Math.round(performance.now() - started)} ms)`);
     registerApp(() => ready.deps);
     host = new DurableHost({ clock: 'virtual', registry });
-    const instanceId = instanceIdFor(CREDENTIAL.id);
-    await host.startNew(ORCHESTRATOR, { instanceId, input: { credentialId: CREDENTIAL.id, reason: 'sandbox' } });
-    const result = await host.waitForCompletion(instanceId, { timeoutMs: 120_000 });
-    const status = result.customStatus as RotationStatus | undefined;
-    for (const s of status?.stages ?? []) console.log(`  ${s.stage.padEnd(10)} ${s.outcome.padEnd(9)} ${s.stage === 'grace' ? `${s.durationMs / 60_000} min (durable timer, virtual clock)` : `${s.durationMs} ms`}`);
-    if (result.runtimeStatus !== 'Completed' || status?.outcome !== 'succeeded') {
-      console.error(`rotation ${status?.rotationId ?? instanceId}: ${result.runtimeStatus.toLowerCase()}: ${status?.error?.message ?? String(result.output)}`);
-      return 1;
-    }
-    await showLogins(env);
-    console.log(`rotation ${status.rotationId}: succeeded`);
-    return 0;
+    const ok = [await byEvent(env, host), await byTimer(env, host), await byHttp(env, host)].every(Boolean);
+    console.log('\nlifecycle events published to the topic:');
+    for (const e of env.events.events()) console.log(`  ${e.type.padEnd(42)} ${e.source.padEnd(22)} ${e.id}`);
+    return ok ? 0 : 1;
   } finally {
     await host?.close();
     await env?.stop();
   }
 }
 
-async function showLogins(env: LocalEnvironment): Promise<void> {
-  const live = env.vault.currentValue(secretNameFor(CREDENTIAL.id));
-  const old = env.initialPasswords.get(CREDENTIAL.id);
-  if (!live || !old) throw new Error('the sandbox lost track of its passwords');
-  const newLogin = await tryLogin(env, live);
-  const oldLogin = await tryLogin(env, old);
-  console.log(`  new password (Key Vault live version) logs in as ${CREDENTIAL.role}: ${newLogin}`);
-  console.log(`  old password: ${oldLogin}`);
-  if (newLogin !== 'accepted' || oldLogin === 'accepted') throw new Error(`login check failed: new ${newLogin}, old ${oldLogin}`);
+async function byEvent(env: LocalEnvironment, host: DurableHost): Promise<boolean> {
+  const secret = secretNameFor(BY_EVENT.id);
+  const version = env.vault.versions(secret).at(-1)!.version;
+  console.log(`\n1. Key Vault says ${secret} is near expiry: Event Grid delivers SecretNearExpiry to keyVaultEvents`);
+  await host.invokeEventGrid('keyVaultEvents', {
+    id: `sandbox-${version.slice(0, 8)}`,
+    topic: `/subscriptions/sandbox/resourceGroups/sandbox/providers/Microsoft.KeyVault/vaults/${env.vault.vaultName}`,
+    subject: secret,
+    eventType: 'Microsoft.KeyVault.SecretNearExpiry',
+    eventTime: new Date().toISOString(),
+    dataVersion: '1',
+    data: { Id: `${env.vault.url}/secrets/${secret}/${version}`, VaultName: env.vault.vaultName, ObjectType: 'Secret', ObjectName: secret, Version: version, NBF: null, EXP: Math.floor(Date.now() / 1000) + 86_400 },
+  });
+  showTriggerLog(host, 'keyVaultEvents');
+  return report(env, host, BY_EVENT);
 }
 
-async function tryLogin(env: LocalEnvironment, password: string): Promise<string> {
-  const client = new Client({ host: env.postgres.host, port: env.postgres.port, database: LOCAL_DATABASE, user: CREDENTIAL.role, password });
+async function byTimer(env: LocalEnvironment, host: DurableHost): Promise<boolean> {
+  console.log(`\n2. The daily timer (scheduledRotation) checks every credential; ${BY_TIMER.id} expires within its margin`);
+  await host.invokeTimer('scheduledRotation');
+  showTriggerLog(host, 'scheduledRotation');
+  return report(env, host, BY_TIMER);
+}
+
+async function byHttp(env: LocalEnvironment, host: DurableHost): Promise<boolean> {
+  const origin = await host.listen();
+  const url = `${origin}/api/credentials/${BY_HTTP.id}/rotate`;
+  const response = await fetch(url, { method: 'POST' });
+  const body = (await response.json()) as { id?: string };
+  console.log(`\n3. POST ${new URL(url).pathname} answered ${response.status} for instance ${body.id}`);
+  return report(env, host, BY_HTTP);
+}
+
+function showTriggerLog(host: DurableHost, functionName: string): void {
+  for (const line of host.logs.filter((l) => l.functionName === functionName)) console.log(`   ${line.message}`);
+  host.logs.length = 0;
+}
+
+async function report(env: LocalEnvironment, host: DurableHost, spec: LocalCredentialSpec): Promise<boolean> {
+  const result = await host.waitForCompletion(instanceIdFor(spec.id), { timeoutMs: 120_000 });
+  const status = result.customStatus as RotationStatus | undefined;
+  for (const s of status?.stages ?? []) console.log(`   ${s.stage.padEnd(10)} ${s.outcome.padEnd(9)} ${s.stage === 'grace' ? `${s.durationMs / 60_000} min (durable timer, virtual clock)` : `${s.durationMs} ms`}`);
+  if (result.runtimeStatus !== 'Completed' || status?.outcome !== 'succeeded') {
+    console.error(`   rotation ${status?.rotationId ?? spec.id}: ${result.runtimeStatus.toLowerCase()}: ${status?.error?.message ?? String(result.output)}`);
+    return false;
+  }
+  const live = env.vault.currentValue(secretNameFor(spec.id))!;
+  const [fresh, old] = [await tryLogin(env, spec.role, live), await tryLogin(env, spec.role, env.initialPasswords.get(spec.id)!)];
+  console.log(`   new password (Key Vault live version) logs in as ${spec.role}: ${fresh}; old password: ${old}`);
+  if (fresh !== 'accepted' || old === 'accepted') return false;
+  console.log(`rotation ${status.rotationId}: succeeded`);
+  return true;
+}
+
+async function tryLogin(env: LocalEnvironment, role: string, password: string): Promise<string> {
+  const client = new Client({ host: env.postgres.host, port: env.postgres.port, database: LOCAL_DATABASE, user: role, password });
   try {
     await client.connect();
     await client.query('SELECT 1');
@@ -63,10 +101,6 @@ async function tryLogin(env: LocalEnvironment, password: string): Promise<string
   } finally {
     await client.end().catch(() => undefined);
   }
-}
-
-function ms(since: number): string {
-  return `${Math.round(performance.now() - since)} ms`;
 }
 
 main().then(
