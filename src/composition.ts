@@ -1,9 +1,13 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { EventGridPublisherClientOptions } from '@azure/eventgrid';
+import type { ContainerAppsAPIClientOptionalParams } from '@azure/arm-appcontainers';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
-import type { Credential, RotationConfig } from './config/schema';
+import type { Credential, GitHubSettings, RotationConfig } from './config/schema';
+import { RotationError } from './errors';
 import type { RotationDeps } from './rotation/deps';
+import { ContainerApps } from './targets/container-apps';
 import { lifecycleEvents } from './targets/event-grid';
+import { GitHubSecrets, type GitHubAuth } from './targets/github';
 import { createKeyVaultSecrets, type KeyVaultSecrets } from './targets/key-vault';
 import { entraTokenPassword, PostgresTarget, type AdminLogin } from './targets/postgres';
 
@@ -16,6 +20,9 @@ export interface CompositionOptions {
   /** The lifecycle topic: with a key, or else the credential above. Absent: no events. */
   events?: { endpoint: string; key?: string; clientOptions?: EventGridPublisherClientOptions };
   requiredAppRole?: string;
+  /** For GitHub behind a loopback certificate, and shorter rate-limit waits in tests. */
+  github?: { fetch?: typeof fetch; maxWaitMs?: number };
+  armClientOptions?: ContainerAppsAPIClientOptionalParams;
 }
 
 /** Wires adapters to configuration. Production and the local sandbox differ only in the options. */
@@ -35,12 +42,29 @@ export function composeDeps(options: CompositionOptions): RotationDeps {
     if (admin.auth === 'entra') return { user: admin.user, password: entraTokenPassword(options.credential) };
     return { user: admin.user, password: () => vault(c.keyVault.url).value('admin-login', admin.secret) };
   };
+  let github: GitHubSecrets | undefined;
+  let containerApps: ContainerApps | undefined;
   return {
     config: options.config,
+    github: () => (github ??= gitHubSecrets(options, vault)),
+    containerApps: () => (containerApps ??= new ContainerApps({ endpoint: options.config.arm.endpoint, credential: options.credential, clientOptions: options.armClientOptions })),
     vault,
     postgres: (c) => new PostgresTarget({ host: c.postgres.host, port: c.postgres.port, database: c.postgres.database, ssl: c.postgres.ssl, connectTimeoutSeconds: c.postgres.connectTimeoutSeconds }, adminLogin(c)),
     now: options.now ?? (() => new Date()),
     events: options.events && lifecycleEvents(options.events.endpoint, options.events.key, options.credential, options.events.clientOptions),
     requiredAppRole: options.requiredAppRole,
   };
+}
+
+function gitHubSecrets(options: CompositionOptions, vault: (url: string) => KeyVaultSecrets): GitHubSecrets {
+  const settings = options.config.github;
+  if (!settings) throw new RotationError({ code: 'invalid-config', stage: 'propagate', message: 'a GitHub consumer is configured but the github section is missing' });
+  return new GitHubSecrets({ apiUrl: settings.apiUrl, auth: gitHubAuth(settings, vault), fetch: options.github?.fetch, maxWaitMs: options.github?.maxWaitMs });
+}
+
+/** The App key or token stays in Key Vault and is read when a token is needed. */
+function gitHubAuth(settings: GitHubSettings, vault: (url: string) => KeyVaultSecrets): GitHubAuth {
+  const auth = settings.auth;
+  if (auth.auth === 'app') return { kind: 'app', appId: auth.appId, installationId: auth.installationId, privateKey: () => vault(auth.vaultUrl).value('propagate', auth.privateKeySecret) };
+  return { kind: 'token', token: () => vault(auth.vaultUrl).value('propagate', auth.tokenSecret) };
 }

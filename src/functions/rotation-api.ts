@@ -9,11 +9,11 @@ import { TAG } from '../rotation/state';
 import type { RotationStatus } from '../rotation/status';
 import { currentStatus, startRotation } from './start-rotation';
 
-export const ROTATION_API = { rotate: 'rotationApiRotate', list: 'rotationApiList', status: 'rotationApiStatus' } as const;
+export const ROTATION_API = { rotate: 'rotationApiRotate', propagate: 'rotationApiPropagate', list: 'rotationApiList', status: 'rotationApiStatus' } as const;
 
 type Handler = (deps: RotationDeps, client: DurableClient, request: HttpRequest) => Promise<HttpResponseInit>;
 
-/** POST credentials/{id}/rotate, GET credentials, GET credentials/{id}/rotation; function key, and an app role when configured. */
+/** POST credentials/{id}/rotate and /propagate, GET credentials, GET credentials/{id}/rotation; function key, and an app role when configured. */
 export function registerRotationApi(getDeps: () => RotationDeps): void {
   const register = (name: string, method: 'GET' | 'POST', route: string, handler: Handler) =>
     app.http(name, {
@@ -24,6 +24,7 @@ export function registerRotationApi(getDeps: () => RotationDeps): void {
       handler: (request: HttpRequest, context: InvocationContext) => guarded(getDeps(), request, context, handler),
     });
   register(ROTATION_API.rotate, 'POST', 'credentials/{id}/rotate', rotate);
+  register(ROTATION_API.propagate, 'POST', 'credentials/{id}/propagate', propagate);
   register(ROTATION_API.list, 'GET', 'credentials', list);
   register(ROTATION_API.status, 'GET', 'credentials/{id}/rotation', rotationOf);
 }
@@ -52,18 +53,30 @@ function checkAppRole(required: string | undefined, header: string | null): (Htt
   return roles.includes(required) ? undefined : problem(403, 'forbidden', `the caller does not hold the app role ${required}`);
 }
 
-const rotate: Handler = async (deps, client, request) => {
+const rotate: Handler = (deps, client, request) => start(deps, client, request, 'rotate');
+
+/** The live version again, to the targets the last rotation could not reach (all, when it reached them all). */
+const propagate: Handler = (deps, client, request) => start(deps, client, request, 'propagate');
+
+async function start(deps: RotationDeps, client: DurableClient, request: HttpRequest, mode: 'rotate' | 'propagate'): Promise<HttpResponseInit> {
   const credential = deps.config.credentials.find((c) => c.id === request.params.id);
   if (!credential) return problem(404, 'unknown-credential', `no credential with id "${request.params.id}" is configured`);
   const bodyError = checkEmptyObjectBody(await request.text());
   if (bodyError) return problem(400, 'bad-request', bodyError);
-  const result = await startRotation(client, credential.id, 'manual');
+  const targets = mode === 'propagate' ? await failedTargets(client, credential.id) : undefined;
+  const result = await startRotation(client, credential.id, 'manual', { mode, targets });
   if (result.outcome === 'running') {
     const custom = result.status.customStatus as RotationStatus | undefined;
     return { status: 409, jsonBody: { error: { code: 'rotation-running', message: `a rotation of "${credential.id}" is already running` }, instanceId: result.instanceId, runtimeStatus: result.status.runtimeStatus, stage: custom?.stage } };
   }
   return client.createCheckStatusResponse(request, result.instanceId);
-};
+}
+
+async function failedTargets(client: DurableClient, credentialId: string): Promise<string[] | undefined> {
+  const last = (await currentStatus(client, instanceIdFor(credentialId)))?.customStatus as RotationStatus | undefined;
+  const failed = (last?.targets ?? []).filter((t) => t.outcome === 'failed' && t.key).map((t) => t.key as string);
+  return failed.length > 0 ? failed : undefined;
+}
 
 /** The rotation takes no parameters: an empty body or `{}`; anything else is named and refused. */
 function checkEmptyObjectBody(text: string): string | undefined {

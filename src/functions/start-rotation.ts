@@ -25,11 +25,11 @@ export async function currentStatus(client: DurableClient, instanceId: string): 
  * instead of replaced, and the task hub (overridableExistingInstanceStates:
  * NonRunningStates) refuses a second start that races past the status check.
  */
-export async function startRotation(client: DurableClient, credentialId: string, reason: RotationReason): Promise<StartResult> {
+export async function startRotation(client: DurableClient, credentialId: string, reason: RotationReason, options: Pick<RotationRequest, 'mode' | 'targets'> = {}): Promise<StartResult> {
   const instanceId = instanceIdFor(credentialId);
   const before = await currentStatus(client, instanceId);
   if (isActive(before)) return { outcome: 'running', instanceId, status: before };
-  const input: RotationRequest = { credentialId, reason };
+  const input: RotationRequest = { credentialId, reason, ...options };
   try {
     await client.startNew(ORCHESTRATOR, { instanceId, input });
     return { outcome: 'started', instanceId };

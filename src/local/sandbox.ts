@@ -7,7 +7,13 @@ import { LOCAL_DATABASE, secretNameFor, startLocalEnvironment, type LocalCredent
 
 const BY_EVENT: LocalCredentialSpec = { id: 'orders-db', role: 'orders_app' };
 const BY_TIMER: LocalCredentialSpec = { id: 'billing-db', role: 'billing_app', liveExpiresInDays: 5 };
-const BY_HTTP: LocalCredentialSpec = { id: 'reports-db', role: 'reports_app' };
+const BY_HTTP: LocalCredentialSpec = {
+  id: 'reports-db',
+  role: 'reports_app',
+  derived: [{ secret: 'reports-db-url', template: 'postgresql://{user}:{password}@{host}:{port}/{database}?sslmode=require' }],
+  github: [{ repo: 'acme/reports', secret: 'DATABASE_URL', format: 'database-url' }],
+  containerApps: [{ app: 'reports-api' }],
+};
 
 /**
  * `npm start`: real rotations on this machine, one per entry point. Embedded PostgreSQL,
@@ -26,6 +32,8 @@ async function main(): Promise<number> {
     console.log(`sandbox: PostgreSQL on 127.0.0.1:${env.postgres.port}, Key Vault at ${env.vault.url}, Event Grid topic at ${env.events.endpoint} (${Math.round(performance.now() - started)} ms)`);
     registerApp(() => ready.deps);
     host = new DurableHost({ clock: 'virtual', registry });
+    const clock = host;
+    env.useClock(() => clock.now().getTime());
     const ok = [await byEvent(env, host), await byTimer(env, host), await byHttp(env, host)].every(Boolean);
     console.log('\nlifecycle events published to the topic:');
     for (const e of env.events.events()) console.log(`  ${e.type.padEnd(42)} ${e.source.padEnd(22)} ${e.id}`);
@@ -66,7 +74,19 @@ async function byHttp(env: LocalEnvironment, host: DurableHost): Promise<boolean
   const response = await fetch(url, { method: 'POST' });
   const body = (await response.json()) as { id?: string };
   console.log(`\n3. POST ${new URL(url).pathname} answered ${response.status} for instance ${body.id}`);
-  return report(env, host, BY_HTTP);
+  return (await report(env, host, BY_HTTP)) && showConsumers(env);
+}
+
+/** What the consumers now hold, read back from the emulators (GitHub opens the sealed box). */
+function showConsumers(env: LocalEnvironment): boolean {
+  const derived = env.vault.currentValue('reports-db-url');
+  const pushed = env.github.secretValue({ repo: 'acme/reports', name: 'DATABASE_URL' });
+  const restarts = env.containerApps.restarts('reports-api');
+  const revision = env.containerApps.revisionView('reports-api', 'reports-api--r1');
+  console.log(`   Key Vault derived secret reports-db-url: a connection string for reports_app with the new password: ${derived?.includes(encodeURIComponent(env.vault.currentValue(secretNameFor(BY_HTTP.id))!))}`);
+  console.log(`   GitHub acme/reports DATABASE_URL, decrypted by the emulator, equals that connection string: ${pushed === derived}`);
+  console.log(`   Container App reports-api: revision ${restarts.map((r) => r.revision).join(', ')} restarted ${restarts.length} time(s), now ${revision?.runningState}/${revision?.healthState}`);
+  return pushed === derived && restarts.length > 0;
 }
 
 function showTriggerLog(host: DurableHost, functionName: string): void {
@@ -77,7 +97,7 @@ function showTriggerLog(host: DurableHost, functionName: string): void {
 async function report(env: LocalEnvironment, host: DurableHost, spec: LocalCredentialSpec): Promise<boolean> {
   const result = await host.waitForCompletion(instanceIdFor(spec.id), { timeoutMs: 120_000 });
   const status = result.customStatus as RotationStatus | undefined;
-  for (const s of status?.stages ?? []) console.log(`   ${s.stage.padEnd(10)} ${s.outcome.padEnd(9)} ${s.stage === 'grace' ? `${s.durationMs / 60_000} min (durable timer, virtual clock)` : `${s.durationMs} ms`}`);
+  for (const s of status?.stages ?? []) console.log(`   ${s.stage.padEnd(10)} ${s.outcome.padEnd(9)} ${duration(s.stage, s.durationMs)}`);
   if (result.runtimeStatus !== 'Completed' || status?.outcome !== 'succeeded') {
     console.error(`   rotation ${status?.rotationId ?? spec.id}: ${result.runtimeStatus.toLowerCase()}: ${status?.error?.message ?? String(result.output)}`);
     return false;
@@ -88,6 +108,13 @@ async function report(env: LocalEnvironment, host: DurableHost, spec: LocalCrede
   if (fresh !== 'accepted' || old === 'accepted') return false;
   console.log(`rotation ${status.rotationId}: succeeded`);
   return true;
+}
+
+/** Grace and confirm wait on durable timers, which the virtual clock skips; the rest is wall time. */
+function duration(stage: string, ms: number): string {
+  if (stage === 'grace') return `${ms / 60_000} min (durable timer, virtual clock)`;
+  if (stage === 'confirm') return `${(ms / 1000).toFixed(0)} s until every revision ran healthy (durable timers, virtual clock)`;
+  return `${ms} ms`;
 }
 
 async function tryLogin(env: LocalEnvironment, role: string, password: string): Promise<string> {

@@ -2,6 +2,7 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { RotationError } from '../errors';
 import type { Logger, RotationDeps } from '../rotation/deps';
+import { confirmRevisions, propagateTarget } from '../rotation/consumers';
 import { publishLifecycle } from '../rotation/notify';
 import * as stages from '../rotation/stages';
 import { activityName, ORCHESTRATOR, type ActivityKind, type Envelope } from './contract';
@@ -11,10 +12,13 @@ type StageFn = (deps: RotationDeps, input: never, log: Logger) => Promise<unknow
 
 const ACTIVITIES: Record<ActivityKind, StageFn> = {
   begin: stages.begin,
+  live: stages.live,
   stage: stages.stage,
   apply: stages.apply,
   verify: stages.verify,
   promote: stages.promote,
+  propagate: propagateTarget,
+  confirm: confirmRevisions,
   retire: stages.retire,
   compensate: stages.compensate,
   publish: publishLifecycle,

@@ -19,6 +19,9 @@ export function instanceIdFor(credentialId: string): string {
 export interface RotationRequest {
   credentialId: string;
   reason: RotationReason;
+  /** `propagate`: no new password, push the live version to `targets` (all when absent). */
+  mode?: 'rotate' | 'propagate';
+  targets?: string[];
 }
 
 /** Permanent failures come back as values so the durable retry policy only sees transient ones. */

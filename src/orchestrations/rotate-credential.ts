@@ -1,10 +1,11 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
 import type { SerializedError } from '../errors';
-import type { Plan, Promoted, PendingRef, RotationIds, Compensation } from '../rotation/stages';
+import type { Confirmation, Propagated, TargetKey } from '../rotation/consumers';
 import type { LifecycleStep } from '../rotation/lifecycle-events';
-import { activityName, type Envelope, type RotationRequest } from './contract';
-import { type RotationStatus, type StageName } from '../rotation/status';
+import type { Compensation, LiveState, PendingRef, Plan, Promoted, RotationIds } from '../rotation/stages';
+import type { RotationStatus, StageName, TargetResult } from '../rotation/status';
+import { activityName, type ActivityKind, type Envelope, type RotationRequest } from './contract';
 
 /** Transient failures (throttling, 5xx, resets) only: permanent ones never reach the policy. */
 export const TRANSIENT_RETRY = Object.assign(new df.RetryOptions(2_000, 5), { backoffCoefficient: 2, maxRetryIntervalInMilliseconds: 60_000 });
@@ -12,8 +13,13 @@ export const TRANSIENT_RETRY = Object.assign(new df.RetryOptions(2_000, 5), { ba
 /** Events are worth a few tries, never worth failing a rotation for. */
 export const PUBLISH_RETRY = Object.assign(new df.RetryOptions(1_000, 3), { backoffCoefficient: 2 });
 
+/** Consumers: rounds over the targets that failed transiently, a durable timer between rounds. */
+export const PROPAGATE = { rounds: 4, firstDelaySeconds: 5, batch: 8 };
+export const CONFIRM_POLL_SECONDS = 10;
+
 interface StageIO {
   begin: [RotationIds, Plan];
+  live: [{ credentialId: string }, LiveState];
   stage: [RotationIds, { pendingVersion: string; reused: boolean }];
   apply: [PendingRef, { skipped: boolean }];
   verify: [PendingRef, { latencyMs: number }];
@@ -22,12 +28,16 @@ interface StageIO {
   compensate: [RotationIds, Compensation];
 }
 
-/** begin → stage → apply → verify → promote → grace → retire; compensate on failure before promote. */
+/**
+ * begin → stage → apply → verify → promote → propagate → confirm → grace → retire.
+ * Compensate on failure before promote; after promote never roll back: a consumer that
+ * still fails leaves the rotation degraded and nothing retired.
+ */
 export function* rotateCredential(context: OrchestrationContext): Generator<Task, RotationStatus, unknown> {
   const request = context.df.getInput<RotationRequest>();
   const run = new Run(context, request);
   try {
-    return yield* rotate(context, run, request);
+    return request.mode === 'propagate' ? yield* repropagate(run, request) : yield* rotate(context, run, request);
   } catch (failure) {
     const error = run.fail(failure);
     yield* run.notify('failed');
@@ -54,9 +64,27 @@ function* rotate(context: OrchestrationContext, run: Run, request: RotationReque
   }
   const promoted = yield* run.step('promote', { ...ids, pendingVersion });
   Object.assign(run.status, { liveVersion: promoted.liveVersion, previousVersion: promoted.previousVersion });
+  return yield* finish(run, ids, promoted.liveVersion, plan.targets, plan);
+}
+
+/** The live version again, to the targets that missed it: no new password. */
+function* repropagate(run: Run, request: RotationRequest): Generator<Task, RotationStatus, unknown> {
+  const live = yield* run.step('live', { credentialId: request.credentialId });
+  Object.assign(run.status, { rotationId: live.rotationId, role: live.role, liveVersion: live.liveVersion });
+  const targets = request.targets?.length ? request.targets : live.targets;
+  return yield* finish(run, { credentialId: live.credentialId, rotationId: live.rotationId }, live.liveVersion, targets, live);
+}
+
+function* finish(run: Run, ids: RotationIds, liveVersion: string, targets: TargetKey[], timing: { graceMinutes: number; confirmTimeoutMinutes: number }): Generator<Task, RotationStatus, unknown> {
+  const confirmed = yield* run.consumers(ids.credentialId, liveVersion, targets, timing.confirmTimeoutMinutes);
+  if (!confirmed) {
+    run.degrade();
+    yield* run.notify('degraded');
+    return run.status;
+  }
   yield* run.notify('succeeded');
-  yield* run.grace(plan.graceMinutes);
-  yield* run.step('retire', { ...ids, liveVersion: promoted.liveVersion });
+  yield* run.grace(timing.graceMinutes);
+  yield* run.step('retire', { ...ids, liveVersion });
   const done = run.succeed();
   yield* run.notify('retired');
   return done;
@@ -68,38 +96,102 @@ class StageFailed extends Error {
   }
 }
 
-/** Keeps the custom status (stage, per-stage timings, outcome) as the orchestration advances. */
+/** Keeps the custom status (stage, per-stage timings, per-target results, outcome) as the orchestration advances. */
 class Run {
   readonly status: RotationStatus;
 
   constructor(private readonly context: OrchestrationContext, request: RotationRequest) {
-    this.status = { credentialId: request.credentialId, reason: request.reason, stage: 'begin', outcome: 'running', stages: [] };
+    this.status = { credentialId: request.credentialId, reason: request.reason, stage: request.mode === 'propagate' ? 'live' : 'begin', outcome: 'running', stages: [] };
   }
 
   *step<S extends keyof StageIO>(stage: S, input: StageIO[S][0]): Generator<Task, StageIO[S][1], unknown> {
     this.enter(stage);
-    const startedAt = this.context.df.currentUtcDateTime.toISOString();
-    let envelope: Envelope<StageIO[S][1]>;
-    try {
-      envelope = (yield this.context.df.callActivityWithRetry(activityName(stage), TRANSIENT_RETRY, input)) as Envelope<StageIO[S][1]>;
-    } catch (error) {
-      envelope = { ok: false, durationMs: this.sinceMs(startedAt), error: exhausted(stage, error) };
-    }
+    const startedAt = this.nowIso();
+    const envelope = yield* this.call<StageIO[S][1]>(stage, input, TRANSIENT_RETRY);
     const skipped = envelope.ok && (envelope.value as { skipped?: boolean }).skipped === true;
-    this.status.stages.push({ stage, outcome: envelope.ok ? (skipped ? 'skipped' : 'succeeded') : 'failed', startedAt, durationMs: envelope.durationMs, detail: envelope.ok ? undefined : envelope.error.code });
-    this.publish();
+    this.record(stage, envelope.ok ? (skipped ? 'skipped' : 'succeeded') : 'failed', startedAt, envelope.durationMs, envelope.ok ? undefined : envelope.error.code);
     if (!envelope.ok) throw new StageFailed(envelope.error);
     return envelope.value;
   }
 
+  /** Propagate to every target (bounded fan-out, rounds for transient failures), then confirm restarted revisions. */
+  *consumers(credentialId: string, liveVersion: string, targets: TargetKey[], confirmTimeoutMinutes: number): Generator<Task, boolean, unknown> {
+    if (targets.length === 0) return true;
+    this.enter('propagate');
+    const startedAt = this.nowIso();
+    const results = new Map<TargetKey, TargetResult>();
+    const restarted = new Map<TargetKey, string[]>();
+    let todo = targets;
+    for (let round = 1; todo.length > 0 && round <= PROPAGATE.rounds; round += 1) {
+      if (round > 1) yield this.context.df.createTimer(this.after(PROPAGATE.firstDelaySeconds * 2 ** (round - 2)));
+      const again: TargetKey[] = [];
+      for (let i = 0; i < todo.length; i += PROPAGATE.batch) {
+        const batch = todo.slice(i, i + PROPAGATE.batch);
+        const outcomes = yield* this.fanOut(batch, (target) => ({ credentialId, liveVersion, target }));
+        batch.forEach((target, j) => {
+          results.set(target, outcomes[j].result);
+          if (outcomes[j].restarted) restarted.set(target, outcomes[j].restarted!);
+          if (outcomes[j].retryable) again.push(target);
+        });
+      }
+      todo = again;
+    }
+    this.status.targets = [...results.values()];
+    const pushed = this.status.targets.every((t) => t.outcome === 'succeeded');
+    this.record('propagate', pushed ? 'succeeded' : 'failed', startedAt, this.sinceMs(startedAt));
+    if (restarted.size > 0) yield* this.confirm(credentialId, restarted, results, confirmTimeoutMinutes);
+    this.status.targets = [...results.values()];
+    return this.status.targets.every((t) => t.outcome === 'succeeded');
+  }
+
+  private *fanOut(batch: TargetKey[], input: (target: TargetKey) => unknown): Generator<Task, Propagated[], unknown> {
+    const tasks = batch.map((target) => this.context.df.callActivityWithRetry(activityName('propagate'), TRANSIENT_RETRY, input(target)));
+    try {
+      const envelopes = (yield this.context.df.Task.all(tasks)) as Envelope<Propagated>[];
+      return envelopes.map((e, j) => (e.ok ? e.value : { result: { kind: kindOf(batch[j]), key: batch[j], target: batch[j], outcome: 'failed' as const, errorCode: e.error.code, message: e.error.message } }));
+    } catch (error) {
+      const failure = exhausted('propagate', error);
+      return batch.map((target) => ({ result: { kind: kindOf(target), key: target, target, outcome: 'failed' as const, errorCode: failure.code, message: failure.message } }));
+    }
+  }
+
+  /** Polls with durable timers until every restarted revision runs healthy, or the bound passes. */
+  private *confirm(credentialId: string, restarted: Map<TargetKey, string[]>, results: Map<TargetKey, TargetResult>, timeoutMinutes: number): Generator<Task, void, unknown> {
+    this.enter('confirm');
+    const startedAt = this.nowIso();
+    const deadline = this.after(timeoutMinutes * 60).getTime();
+    const waiting = new Map(restarted);
+    while (waiting.size > 0) {
+      for (const [target, revisions] of [...waiting]) {
+        const seen = yield* this.call<Confirmation>('confirm', { credentialId, target, revisions }, TRANSIENT_RETRY);
+        if (!seen.ok) {
+          this.failTarget(results, target, seen.error.code, seen.error.message);
+          waiting.delete(target);
+        } else if (seen.value.failed.length > 0) {
+          this.failTarget(results, target, 'revision-failed', `revision ${seen.value.failed.map((f) => `${f.revision} (${f.state})`).join(', ')} did not run healthy after the restart`);
+          waiting.delete(target);
+        } else if (seen.value.waiting.length === 0) waiting.delete(target);
+        else waiting.set(target, seen.value.waiting);
+      }
+      if (waiting.size === 0) break;
+      if (this.context.df.currentUtcDateTime.getTime() >= deadline) {
+        for (const [target, revisions] of waiting) this.failTarget(results, target, 'revision-not-healthy', `revision ${revisions.join(', ')} was not running and healthy within ${timeoutMinutes} min`);
+        break;
+      }
+      yield this.context.df.createTimer(this.after(CONFIRM_POLL_SECONDS));
+    }
+    const ok = [...restarted.keys()].every((t) => results.get(t)?.outcome === 'succeeded');
+    this.record('confirm', ok ? 'succeeded' : 'failed', startedAt, this.sinceMs(startedAt));
+  }
+
+  private failTarget(results: Map<TargetKey, TargetResult>, target: TargetKey, errorCode: string, message: string): void {
+    const current = results.get(target);
+    results.set(target, { kind: current?.kind ?? kindOf(target), key: target, target: current?.target ?? target, outcome: 'failed', errorCode, message });
+  }
+
   /** Publishes a lifecycle event; a failure is recorded in the status and the rotation goes on. */
   *notify(step: LifecycleStep): Generator<Task, void, unknown> {
-    let published: Envelope<unknown>;
-    try {
-      published = (yield this.context.df.callActivityWithRetry(activityName('publish'), PUBLISH_RETRY, { step, status: this.status })) as Envelope<unknown>;
-    } catch (error) {
-      published = { ok: false, durationMs: 0, error: exhausted('publish', error) };
-    }
+    const published = yield* this.call<unknown>('publish', { step, status: this.status }, PUBLISH_RETRY);
     if (published.ok) return;
     this.status.unpublished = [...(this.status.unpublished ?? []), step];
     this.publish();
@@ -108,9 +200,16 @@ class Run {
 
   *grace(minutes: number): Generator<Task, void, unknown> {
     this.enter('grace');
-    const startedAt = this.context.df.currentUtcDateTime;
-    yield this.context.df.createTimer(new Date(startedAt.getTime() + minutes * 60_000));
-    this.status.stages.push({ stage: 'grace', outcome: 'succeeded', startedAt: startedAt.toISOString(), durationMs: minutes * 60_000 });
+    const startedAt = this.nowIso();
+    yield this.context.df.createTimer(this.after(minutes * 60));
+    this.record('grace', 'succeeded', startedAt, minutes * 60_000);
+  }
+
+  degrade(): void {
+    Object.assign(this.status, { stage: 'done', outcome: 'degraded' });
+    this.publish();
+    const failed = (this.status.targets ?? []).filter((t) => t.outcome === 'failed').map((t) => t.target);
+    this.log(`rotation ${this.status.rotationId} of ${this.status.credentialId}: degraded: the live version is new but ${failed.join(', ')} did not take it; nothing retired`);
   }
 
   succeed(): RotationStatus {
@@ -132,6 +231,20 @@ class Run {
     return new Error(`rotation of ${this.status.credentialId} failed at ${first.stage}: ${first.message}`);
   }
 
+  private *call<T>(kind: ActivityKind, input: unknown, retry: df.RetryOptions): Generator<Task, Envelope<T>, unknown> {
+    const startedAt = this.nowIso();
+    try {
+      return (yield this.context.df.callActivityWithRetry(activityName(kind), retry, input)) as Envelope<T>;
+    } catch (error) {
+      return { ok: false, durationMs: this.sinceMs(startedAt), error: exhausted(kind, error) };
+    }
+  }
+
+  private record(stage: RotationStatus['stage'] & string, outcome: 'succeeded' | 'failed' | 'skipped', startedAt: string, durationMs: number, detail?: string): void {
+    this.status.stages.push({ stage: stage as StageName | 'grace', outcome, startedAt, durationMs, detail });
+    this.publish();
+  }
+
   private enter(stage: RotationStatus['stage']): void {
     this.status.stage = stage;
     this.publish();
@@ -139,6 +252,14 @@ class Run {
 
   private publish(): void {
     this.context.df.setCustomStatus(this.status);
+  }
+
+  private nowIso(): string {
+    return this.context.df.currentUtcDateTime.toISOString();
+  }
+
+  private after(seconds: number): Date {
+    return new Date(this.context.df.currentUtcDateTime.getTime() + seconds * 1000);
   }
 
   private sinceMs(iso: string): number {
@@ -150,8 +271,12 @@ class Run {
   }
 }
 
+function kindOf(target: TargetKey): TargetResult['kind'] {
+  return target.startsWith('github:') ? 'github' : 'container-app';
+}
+
 /** A transient failure that outlived the retry policy. */
-function exhausted(stage: StageName | 'publish', error: unknown): SerializedError {
+function exhausted(stage: ActivityKind, error: unknown): SerializedError {
   const message = (error as { failureDetails?: { errorMessage?: string } })?.failureDetails?.errorMessage ?? (error as Error)?.message ?? String(error);
   return { code: 'retries-exhausted', stage, retryable: true, message };
 }

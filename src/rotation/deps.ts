@@ -1,5 +1,7 @@
 import type { Credential, RotationConfig } from '../config/schema';
+import type { ContainerApps } from '../targets/container-apps';
 import type { LifecycleEvents } from '../targets/event-grid';
+import type { GitHubSecrets } from '../targets/github';
 import type { KeyVaultSecrets } from '../targets/key-vault';
 import type { PostgresTarget } from '../targets/postgres';
 
@@ -15,6 +17,9 @@ export interface RotationDeps {
   vault(url: string): KeyVaultSecrets;
   postgres(credential: Credential): PostgresTarget;
   now(): Date;
+  /** GitHub Actions secrets; throws a configuration error when the config has no github section. */
+  github(): GitHubSecrets;
+  containerApps(): ContainerApps;
   /** The lifecycle topic; absent when publishing is turned off. */
   events?: LifecycleEvents;
   /** App role an HTTP caller's App Service principal must hold; absent turns the check off. */

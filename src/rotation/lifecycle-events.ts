@@ -75,7 +75,7 @@ function stageRecord(s: StageRecord): StageRecord {
 }
 
 function targetResult(t: TargetResult): TargetResult {
-  return withoutUndefined({ kind: t.kind, target: t.target, outcome: t.outcome, errorCode: t.errorCode });
+  return withoutUndefined({ kind: t.kind, key: t.key, target: t.target, outcome: t.outcome, errorCode: t.errorCode });
 }
 
 /** Keeps the serialized event free of `"x": undefined` noise, and equal to what a subscriber parses. */

@@ -3,9 +3,11 @@ import type { Credential } from '../config/schema';
 import { RotationError } from '../errors';
 import type { KeyVaultSecrets, SecretVersionInfo } from '../targets/key-vault';
 import type { PostgresTarget } from '../targets/postgres';
+import { consumerTargets, templateFields, type TargetKey } from './consumers';
 import type { Logger, RotationDeps } from './deps';
 import { generatePassword, scramSha256Verifier } from './password';
 import { isStalePending, pendingSecretName, rotationIdOf, TAG, type PendingStage } from './state';
+import { renderTemplate } from './templates';
 
 /**
  * The stages of ARCHITECTURE.md's table. Each opens with "is my work already done?" and
@@ -30,6 +32,8 @@ export interface Plan extends RotationIds {
   /** Whether the live secret logged in before anything changed (null: not checked). */
   liveAuthenticates: boolean | null;
   graceMinutes: number;
+  targets: TargetKey[];
+  confirmTimeoutMinutes: number;
 }
 
 interface Scope {
@@ -78,6 +82,8 @@ export async function begin(deps: RotationDeps, input: RotationIds, log: Logger)
     alreadyPromoted,
     liveAuthenticates,
     graceMinutes: s.credential.graceMinutes,
+    targets: consumerTargets(s.credential),
+    confirmTimeoutMinutes: s.credential.confirmTimeoutMinutes,
   };
 }
 
@@ -125,19 +131,58 @@ export interface Promoted {
 export async function promote(deps: RotationDeps, input: RotationIds & { pendingVersion?: string }): Promise<Promoted> {
   const s = scope(deps, input.credentialId, 'promote');
   const live = await s.vault.latest('promote', s.credential.keyVault.secret);
+  let promoted: Promoted;
   if (live && rotationIdOf(live) === input.rotationId) {
-    await s.vault.remove('promote', s.pendingName);
-    return { liveVersion: live.version, skipped: true };
+    promoted = { liveVersion: live.version, skipped: true };
+  } else {
+    if (!input.pendingVersion) throw new RotationError({ code: 'nothing-to-promote', stage: 'promote', message: `rotation ${input.rotationId} has no pending version to promote` });
+    const password = await s.vault.value('promote', s.pendingName, input.pendingVersion);
+    const now = deps.now();
+    const written = await s.vault.write('promote', s.credential.keyVault.secret, password, {
+      tags: { [TAG.rotationId]: input.rotationId, [TAG.credential]: s.credential.id, [TAG.role]: s.role, [TAG.rotatedAt]: now.toISOString() },
+      expiresOn: new Date(now.getTime() + s.credential.validityDays * 86_400_000),
+    });
+    promoted = { liveVersion: written.version, previousVersion: live?.version, skipped: false };
   }
-  if (!input.pendingVersion) throw new RotationError({ code: 'nothing-to-promote', stage: 'promote', message: `rotation ${input.rotationId} has no pending version to promote` });
-  const password = await s.vault.value('promote', s.pendingName, input.pendingVersion);
-  const now = deps.now();
-  const written = await s.vault.write('promote', s.credential.keyVault.secret, password, {
-    tags: { [TAG.rotationId]: input.rotationId, [TAG.credential]: s.credential.id, [TAG.role]: s.role, [TAG.rotatedAt]: now.toISOString() },
-    expiresOn: new Date(now.getTime() + s.credential.validityDays * 86_400_000),
-  });
+  await writeDerived(deps, s, input.rotationId, promoted.liveVersion);
   await s.vault.remove('promote', s.pendingName);
-  return { liveVersion: written.version, previousVersion: live?.version, skipped: false };
+  return promoted;
+}
+
+/** Derived secrets follow the live version; one already written by this rotation is left alone. */
+async function writeDerived(deps: RotationDeps, s: Scope, rotationId: string, liveVersion: string): Promise<void> {
+  if (s.credential.keyVault.derived.length === 0) return;
+  const fields = await templateFields(deps, s.credential, liveVersion);
+  for (const d of s.credential.keyVault.derived) {
+    if (rotationIdOf(await s.vault.latest('promote', d.secret)) === rotationId) continue;
+    await s.vault.write('promote', d.secret, renderTemplate(d.template, fields), { tags: { [TAG.rotationId]: rotationId, [TAG.credential]: s.credential.id, [TAG.role]: fields.user } });
+  }
+}
+
+export interface LiveState {
+  credentialId: string;
+  rotationId: string;
+  role: string;
+  liveVersion: string;
+  targets: TargetKey[];
+  graceMinutes: number;
+  confirmTimeoutMinutes: number;
+}
+
+/** For a re-propagation: the live version as it stands, no new password. */
+export async function live(deps: RotationDeps, input: { credentialId: string }): Promise<LiveState> {
+  const s = scope(deps, input.credentialId, 'live');
+  const current = await s.vault.latest('live', s.credential.keyVault.secret);
+  if (!current) throw new RotationError({ code: 'no-live-secret', stage: 'live', message: `Key Vault has no secret ${s.credential.keyVault.secret} to propagate` });
+  return {
+    credentialId: s.credential.id,
+    rotationId: rotationIdOf(current) ?? `propagate-${current.version}`,
+    role: current.tags[TAG.role] ?? s.role,
+    liveVersion: current.version,
+    targets: consumerTargets(s.credential),
+    graceMinutes: s.credential.graceMinutes,
+    confirmTimeoutMinutes: s.credential.confirmTimeoutMinutes,
+  };
 }
 
 export async function retire(deps: RotationDeps, input: RotationIds & { liveVersion: string }): Promise<{ disabledVersions: string[] }> {

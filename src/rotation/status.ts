@@ -2,7 +2,7 @@ import type { SerializedError } from '../errors';
 
 /** The rotation's observable state: kept as the orchestration's custom status, published in events, shown by the API. */
 
-export const STAGES = ['begin', 'stage', 'apply', 'verify', 'promote', 'retire', 'compensate'] as const;
+export const STAGES = ['begin', 'live', 'stage', 'apply', 'verify', 'promote', 'propagate', 'confirm', 'retire', 'compensate'] as const;
 export type StageName = (typeof STAGES)[number];
 
 export type RotationReason = 'manual' | 'near-expiry' | 'expired' | 'scheduled' | 'janitor' | 'sandbox';
@@ -18,11 +18,14 @@ export interface StageRecord {
 /** The outcome of pushing the new credential to one consumer. */
 export interface TargetResult {
   kind: 'github' | 'container-app';
+  /** The configuration key (`github:0`, `container-app:1`) a re-propagation names. */
+  key?: string;
   /** Where it went: `owner/repo:NAME`, `org:NAME`, or the container app's resource path. */
   target: string;
   outcome: 'succeeded' | 'failed' | 'skipped';
-  /** An error code, never a message from the consumer. */
   errorCode?: string;
+  /** Our own message (target, status, service error text); kept in the status, not sent in events. */
+  message?: string;
 }
 
 export interface RotationStatus {
@@ -30,7 +33,7 @@ export interface RotationStatus {
   rotationId?: string;
   role?: string;
   stage: StageName | 'grace' | 'done';
-  outcome: 'running' | 'succeeded' | 'failed';
+  outcome: 'running' | 'succeeded' | 'degraded' | 'failed';
   liveVersion?: string;
   previousVersion?: string;
   reason?: RotationReason;

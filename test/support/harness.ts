@@ -52,6 +52,7 @@ export async function startHarness(specs: LocalCredentialSpec[]): Promise<Harnes
     deps: holder,
     newHost(state) {
       const host = new DurableHost({ registry, clock: 'virtual', isCrash: isSimulatedCrash, state });
+      env.useClock(() => host.now().getTime());
       hosts.push(host);
       return host;
     },
