@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { secretNameFor } from '../src/local/environment';
+import { ROTATOR_ROLE, secretNameFor } from '../src/local/environment';
 import { startHarness, storedVerifier, type Harness } from './support/harness';
 
 /** `2026-11-23 12:16:02.462 UTC [4669] user@db LOG:  statement: ...` → epoch ms */
@@ -9,8 +9,9 @@ function logTime(line: string): number {
   return Date.parse(`${match[1]}T${match[2]}Z`);
 }
 
+/** ALTER ROLE statements the rotator sent (the log prefix is `%m [%p] %u@%d`). */
 function alterRoleLines(h: Harness, role: string): string[] {
-  return h.env.postgres.serverLog.filter((l) => l.includes('statement: ALTER ROLE') && l.includes(`"${role}"`));
+  return h.env.postgres.serverLog.filter((l) => l.includes(` ${ROTATOR_ROLE}@`) && l.includes('statement: ALTER ROLE') && l.includes(`"${role}"`));
 }
 
 describe('invariant 1: a password reaches PostgreSQL only after it is stored in Key Vault', () => {

@@ -47,6 +47,7 @@ export function parseConfig(raw: unknown): RotationConfig {
   }));
   checkUnique(resolved);
   resolved.forEach(checkTemplatesAndFormats);
+  resolved.forEach(checkAlternatingCarriesUser);
   const needsGitHub = resolved.find((c) => c.consumers.github.length > 0);
   if (needsGitHub && !result.data.github) throw configError(`credential "${needsGitHub.id}": consumers.github needs the top-level github section (how to authenticate to GitHub)`);
   return { pendingMaxAgeHours: defaults.pendingMaxAgeHours, github: result.data.github, arm: result.data.arm, credentials: resolved };
@@ -110,4 +111,15 @@ export function findCredential(config: RotationConfig, id: string, stage = 'look
   const credential = config.credentials.find((c) => c.id === id);
   if (!credential) throw new RotationError({ code: 'unknown-credential', stage, message: `no credential with id "${id}" is configured` });
   return credential;
+}
+
+/** With alternating users the user name changes at every rotation: each consumer value must carry it. */
+function checkAlternatingCarriesUser(c: Credential): void {
+  if (c.strategy !== 'alternating-users') return;
+  c.keyVault.derived.forEach((d, i) => {
+    if (!d.template.includes('{user}')) throw configError(`credential "${c.id}": keyVault.derived[${i}].template must contain {user}: with alternating users the login changes at every rotation`);
+  });
+  c.consumers.github.forEach((t, i) => {
+    if (t.format === 'password') throw configError(`credential "${c.id}": consumers.github[${i}].format "password" cannot follow alternating users (the login changes at every rotation); use database-url or a derived secret that contains {user}`);
+  });
 }

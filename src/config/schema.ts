@@ -112,6 +112,7 @@ const credential = z
     graceMinutes: tuning.graceMinutes.optional().describe('Overrides defaults.graceMinutes'),
     password: tuning.password.optional().describe('Overrides defaults.password'),
     confirmTimeoutMinutes: tuning.confirmTimeoutMinutes.optional().describe('Overrides defaults.confirmTimeoutMinutes'),
+    retireSessions: z.enum(['end', 'report']).default('end').describe('alternating-users: when the old login retires, end its remaining sessions, or only report how many remain'),
   })
   .superRefine((c, ctx) => {
     if (c.strategy === 'single-user' && !c.postgres.role) ctx.addIssue({ code: 'custom', path: ['postgres', 'role'], message: 'is required for the single-user strategy' });

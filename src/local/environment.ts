@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseConfig } from '../config/load';
 import type { RawConfig, RotationConfig } from '../config/schema';
 import { composeDeps } from '../composition';
@@ -13,6 +15,7 @@ import { EventGridEmulator } from './emulators/event-grid';
 import { GitHubEmulator } from './emulators/github';
 import { KeyVaultEmulator } from './emulators/key-vault';
 import { loopbackAzureOptions, loopbackFetch, StaticTokenCredential } from './loopback-clients';
+import { psql } from './psql-script';
 
 export const LOCAL_DATABASE = 'appdb';
 export const LOCAL_SUBSCRIPTION = '00000000-0000-4000-8000-00000000a11c';
@@ -23,7 +26,9 @@ const ADMIN_SECRET = 'pg-rotator-admin';
 
 export interface LocalCredentialSpec {
   id: string;
+  /** single-user: the login role. alternating-users: the group, with logins `<role>_a` and `<role>_b` (`_a` live). */
   role: string;
+  strategy?: 'single-user' | 'alternating-users';
   probeQuery?: string;
   /** Expiry of the seeded live secret, in days from now (default 30). */
   liveExpiresInDays?: number;
@@ -87,12 +92,15 @@ export async function startLocalEnvironment(specs: LocalCredentialSpec[], option
     const admin = await postgres.connect();
     try {
       await admin.query(`CREATE DATABASE ${LOCAL_DATABASE}`);
-      await admin.query(`CREATE ROLE ${ROTATOR_ROLE} LOGIN CREATEROLE PASSWORD ${admin.escapeLiteral(await scramSha256Verifier(rotatorPassword))}`);
+      // The rotator is made exactly as infra/postgres makes it on Azure, with a password instead of Entra.
+      await admin.query(`CREATE ROLE ${ROTATOR_ROLE} LOGIN PASSWORD ${admin.escapeLiteral(await scramSha256Verifier(rotatorPassword))}`);
+      await admin.query(bootstrapScript('10-rotator.sql', {}));
       await admin.query(`GRANT CONNECT ON DATABASE ${LOCAL_DATABASE} TO ${ROTATOR_ROLE}`);
       for (const spec of specs) initialPasswords.set(spec.id, await createManagedRole(admin, vault, spec));
     } finally {
       await admin.end();
     }
+    await grantGroupsCreate(postgres, specs);
     const config = parseConfig(localConfig(postgres, vault, specs, github, containerApps));
     const deps = composeDeps({
       config,
@@ -125,14 +133,44 @@ export async function startLocalEnvironment(specs: LocalCredentialSpec[], option
   }
 }
 
+/** Creates the credential's roles with the bootstrap scripts, gives the live login a password and stores it as the live secret. */
 async function createManagedRole(admin: import('pg').Client, vault: KeyVaultEmulator, spec: LocalCredentialSpec): Promise<string> {
   const password = generatePassword(32);
-  const role = admin.escapeIdentifier(spec.role);
-  await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD ${admin.escapeLiteral(await scramSha256Verifier(password))}`);
-  await admin.query(`GRANT CONNECT ON DATABASE ${LOCAL_DATABASE} TO ${role}`);
-  await admin.query(`GRANT ${role} TO ${ROTATOR_ROLE} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE`);
-  if (spec.seedLive !== false) vault.seed(secretNameFor(spec.id), password, { tags: { [TAG.credential]: spec.id, [TAG.role]: spec.role }, expiresOn: new Date(Date.now() + (spec.liveExpiresInDays ?? 30) * 86_400_000) });
+  const live = liveLoginOf(spec);
+  if (spec.strategy === 'alternating-users') {
+    await admin.query(bootstrapScript('21-alternating-users.sql', { group_role: spec.role, login_a: `${spec.role}_a`, login_b: `${spec.role}_b` }));
+    await admin.query(`ALTER ROLE ${admin.escapeIdentifier(`${spec.role}_b`)} NOLOGIN`);
+  } else {
+    await admin.query(bootstrapScript('20-single-user.sql', { managed_role: spec.role }));
+  }
+  await admin.query(`ALTER ROLE ${admin.escapeIdentifier(live)} PASSWORD ${admin.escapeLiteral(await scramSha256Verifier(password))}`);
+  for (const role of loginsOf(spec)) await admin.query(`GRANT CONNECT ON DATABASE ${LOCAL_DATABASE} TO ${admin.escapeIdentifier(role)}`);
+  if (spec.seedLive !== false) vault.seed(secretNameFor(spec.id), password, { tags: { [TAG.credential]: spec.id, [TAG.role]: live }, expiresOn: new Date(Date.now() + (spec.liveExpiresInDays ?? 30) * 86_400_000) });
   return password;
+}
+
+/** Alternating groups own what either login creates, so they need to create in the application's schema. */
+async function grantGroupsCreate(postgres: LocalPostgres, specs: LocalCredentialSpec[]): Promise<void> {
+  const groups = specs.filter((s) => s.strategy === 'alternating-users').map((s) => s.role);
+  if (groups.length === 0) return;
+  const app = await postgres.connect(LOCAL_DATABASE);
+  try {
+    for (const group of groups) await app.query(`GRANT CREATE, USAGE ON SCHEMA public TO ${app.escapeIdentifier(group)}`);
+  } finally {
+    await app.end();
+  }
+}
+
+function loginsOf(spec: LocalCredentialSpec): string[] {
+  return spec.strategy === 'alternating-users' ? [`${spec.role}_a`, `${spec.role}_b`] : [spec.role];
+}
+
+export function liveLoginOf(spec: LocalCredentialSpec): string {
+  return loginsOf(spec)[0];
+}
+
+function bootstrapScript(file: string, variables: Record<string, string>): string {
+  return psql(readFileSync(join(__dirname, '..', '..', 'infra', 'postgres', file), 'utf8'), { rotator_role: ROTATOR_ROLE, ...variables });
 }
 
 export function secretNameFor(credentialId: string): string {
@@ -161,8 +199,16 @@ function localConfig(postgres: LocalPostgres, vault: KeyVaultEmulator, specs: Lo
     arm: { endpoint: containerApps.url },
     credentials: specs.map((spec) => ({
       id: spec.id,
-      strategy: 'single-user' as const,
-      postgres: { host: postgres.host, port: postgres.port, database: LOCAL_DATABASE, ssl: 'disable' as const, role: spec.role, probeQuery: spec.probeQuery, admin: { auth: 'password' as const, user: ROTATOR_ROLE, secret: ADMIN_SECRET } },
+      strategy: spec.strategy ?? 'single-user',
+      postgres: {
+        host: postgres.host,
+        port: postgres.port,
+        database: LOCAL_DATABASE,
+        ssl: 'disable' as const,
+        ...(spec.strategy === 'alternating-users' ? { roles: loginsOf(spec) as [string, string], group: spec.role } : { role: spec.role }),
+        probeQuery: spec.probeQuery,
+        admin: { auth: 'password' as const, user: ROTATOR_ROLE, secret: ADMIN_SECRET },
+      },
       keyVault: { url: vault.url, secret: secretNameFor(spec.id), derived: spec.derived ?? [] },
       consumers: {
         github: (spec.github ?? []).map((t) => ({ ...t, format: t.format ?? 'password' })),

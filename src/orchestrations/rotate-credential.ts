@@ -3,7 +3,7 @@ import type { OrchestrationContext, Task } from 'durable-functions';
 import type { SerializedError } from '../errors';
 import type { Confirmation, Propagated, TargetKey } from '../rotation/consumers';
 import type { LifecycleStep } from '../rotation/lifecycle-events';
-import type { Compensation, LiveState, PendingRef, Plan, Promoted, RotationIds } from '../rotation/stages';
+import type { Compensation, LiveState, PendingRef, Plan, Promoted, Retired, RotationIds, RotationRef } from '../rotation/stages';
 import type { RotationStatus, StageName, TargetResult } from '../rotation/status';
 import { activityName, type ActivityKind, type Envelope, type RotationRequest } from './contract';
 
@@ -20,12 +20,12 @@ export const CONFIRM_POLL_SECONDS = 10;
 interface StageIO {
   begin: [RotationIds, Plan];
   live: [{ credentialId: string }, LiveState];
-  stage: [RotationIds, { pendingVersion: string; reused: boolean }];
+  stage: [RotationRef, { pendingVersion: string; reused: boolean }];
   apply: [PendingRef, { skipped: boolean }];
   verify: [PendingRef, { latencyMs: number }];
-  promote: [RotationIds & { pendingVersion?: string }, Promoted];
-  retire: [RotationIds & { liveVersion: string }, { disabledVersions: string[] }];
-  compensate: [RotationIds, Compensation];
+  promote: [RotationRef & { pendingVersion?: string }, Promoted];
+  retire: [RotationRef & { liveVersion: string; previousRole: string }, Retired];
+  compensate: [RotationRef, Compensation];
 }
 
 /**
@@ -49,7 +49,7 @@ function* rotate(context: OrchestrationContext, run: Run, request: RotationReque
   const plan = yield* run.step('begin', { credentialId: request.credentialId, rotationId: context.df.newGuid(context.df.instanceId) });
   Object.assign(run.status, { rotationId: plan.rotationId, role: plan.role });
   yield* run.notify('started');
-  const ids = { credentialId: plan.credentialId, rotationId: plan.rotationId };
+  const ids: RotationRef = { credentialId: plan.credentialId, rotationId: plan.rotationId, role: plan.role };
   let pendingVersion = plan.pendingVersion;
   if (!plan.alreadyPromoted) {
     try {
@@ -72,10 +72,10 @@ function* repropagate(run: Run, request: RotationRequest): Generator<Task, Rotat
   const live = yield* run.step('live', { credentialId: request.credentialId });
   Object.assign(run.status, { rotationId: live.rotationId, role: live.role, liveVersion: live.liveVersion });
   const targets = request.targets?.length ? request.targets : live.targets;
-  return yield* finish(run, { credentialId: live.credentialId, rotationId: live.rotationId }, live.liveVersion, targets, live);
+  return yield* finish(run, { credentialId: live.credentialId, rotationId: live.rotationId, role: live.role }, live.liveVersion, targets, live);
 }
 
-function* finish(run: Run, ids: RotationIds, liveVersion: string, targets: TargetKey[], timing: { graceMinutes: number; confirmTimeoutMinutes: number }): Generator<Task, RotationStatus, unknown> {
+function* finish(run: Run, ids: RotationRef, liveVersion: string, targets: TargetKey[], timing: { liveRole: string; graceMinutes: number; confirmTimeoutMinutes: number }): Generator<Task, RotationStatus, unknown> {
   const confirmed = yield* run.consumers(ids.credentialId, liveVersion, targets, timing.confirmTimeoutMinutes);
   if (!confirmed) {
     run.degrade();
@@ -84,7 +84,8 @@ function* finish(run: Run, ids: RotationIds, liveVersion: string, targets: Targe
   }
   yield* run.notify('succeeded');
   yield* run.grace(timing.graceMinutes);
-  yield* run.step('retire', { ...ids, liveVersion });
+  const retired = yield* run.step('retire', { ...ids, liveVersion, previousRole: timing.liveRole });
+  if (retired.retiredRole) run.status.retiredLogin = { role: retired.retiredRole, sessions: retired.sessions ?? 0, endedSessions: retired.endedSessions ?? 0 };
   const done = run.succeed();
   yield* run.notify('retired');
   return done;

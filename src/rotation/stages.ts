@@ -6,13 +6,14 @@ import type { PostgresTarget } from '../targets/postgres';
 import { consumerTargets, templateFields, type TargetKey } from './consumers';
 import type { Logger, RotationDeps } from './deps';
 import { generatePassword, scramSha256Verifier } from './password';
-import { isStalePending, pendingSecretName, rotationIdOf, TAG, type PendingStage } from './state';
+import { isPromotedButUnfinished, isStalePending, pendingSecretName, rotationIdOf, TAG, type PendingStage } from './state';
+import { assertLoginRole, liveRoleOf, loginRoles, targetRoleOf } from './strategy';
 import { renderTemplate } from './templates';
 
 /**
  * The stages of ARCHITECTURE.md's table. Each opens with "is my work already done?" and
  * returns early, so a retried or redelivered activity is harmless. Inputs and outputs are
- * ids and versions only: values are read from Key Vault inside the stage that needs them.
+ * ids, role names and versions only: values are read from Key Vault inside the stage.
  */
 
 export interface RotationIds {
@@ -20,14 +21,20 @@ export interface RotationIds {
   rotationId: string;
 }
 
-export interface Plan extends RotationIds {
+/** After begin: which login role this rotation sets. */
+export interface RotationRef extends RotationIds {
   role: string;
+}
+
+export interface Plan extends RotationRef {
   strategy: Credential['strategy'];
+  /** The login the live secret names now; alternating users retire it at the end. */
+  liveRole: string;
   liveVersion?: string;
   pendingVersion?: string;
-  /** The rotation id came from a pending secret left by an earlier run whose history is gone. */
+  /** The rotation id came from a pending secret (or an unfinished live version) left by an earlier run. */
   resumed: boolean;
-  /** The live secret already carries this rotation id: only the clean-up of promote is left. */
+  /** The live secret already carries this rotation id: promote only cleans up, then the consumers. */
   alreadyPromoted: boolean;
   /** Whether the live secret logged in before anything changed (null: not checked). */
   liveAuthenticates: boolean | null;
@@ -40,23 +47,19 @@ interface Scope {
   credential: Credential;
   vault: KeyVaultSecrets;
   postgres: PostgresTarget;
-  role: string;
   pendingName: string;
+  alternating: boolean;
 }
 
-function scope(deps: RotationDeps, credentialId: string, stage: string): Scope {
+function scope(deps: RotationDeps, credentialId: string, stage: string, role?: string): Scope {
   const credential = findCredential(deps.config, credentialId, stage);
-  if (credential.strategy !== 'single-user' || !credential.postgres.role) {
-    throw new RotationError({ code: 'strategy-not-supported', stage, message: `credential "${credential.id}": the ${credential.strategy} strategy is not available in this version` });
-  }
-  return { credential, vault: deps.vault(credential.keyVault.url), postgres: deps.postgres(credential), role: credential.postgres.role, pendingName: pendingSecretName(credential) };
+  if (role !== undefined) assertLoginRole(credential, role, stage);
+  return { credential, vault: deps.vault(credential.keyVault.url), postgres: deps.postgres(credential), pendingName: pendingSecretName(credential), alternating: credential.strategy === 'alternating-users' };
 }
 
 export async function begin(deps: RotationDeps, input: RotationIds, log: Logger): Promise<Plan> {
   const s = scope(deps, input.credentialId, 'begin');
-  if (!(await s.postgres.roleExists('begin', s.role))) {
-    throw new RotationError({ code: 'unknown-role', stage: 'begin', message: `credential "${s.credential.id}": role ${s.role} does not exist on ${s.credential.postgres.host}` });
-  }
+  await checkRoles(s);
   const live = await s.vault.latest('begin', s.credential.keyVault.secret);
   let pending = await s.vault.latest('begin', s.pendingName);
   if (pending && isStalePending(pending, live)) {
@@ -64,21 +67,26 @@ export async function begin(deps: RotationDeps, input: RotationIds, log: Logger)
     await s.vault.remove('begin', s.pendingName);
     pending = undefined;
   }
-  if (pending && (!rotationIdOf(pending) || pending.tags[TAG.role] !== s.role)) {
-    throw new RotationError({ code: 'foreign-pending-secret', stage: 'begin', message: `secret ${s.pendingName} exists but was not written by a rotation of role ${s.role}; remove it or let the janitor abort it` });
+  if (pending && (!rotationIdOf(pending) || !loginRoles(s.credential).includes(pending.tags[TAG.role]))) {
+    throw new RotationError({ code: 'foreign-pending-secret', stage: 'begin', message: `secret ${s.pendingName} exists but was not written by a rotation of ${loginRoles(s.credential).join(' or ')}; remove it or let the janitor abort it` });
   }
-  const rotationId = rotationIdOf(pending) ?? input.rotationId;
+  // A live version promoted by a run that never finished: its consumers may not have it yet.
+  const unfinished = !pending && isPromotedButUnfinished(live) ? rotationIdOf(live) : undefined;
+  const rotationId = rotationIdOf(pending) ?? unfinished ?? input.rotationId;
   const alreadyPromoted = live !== undefined && rotationIdOf(live) === rotationId;
-  const liveAuthenticates = live && !pending ? await s.postgres.canLogin('begin', s.role, await s.vault.value('begin', live.name, live.version)) : null;
-  if (liveAuthenticates === false) log.warn(`begin: the live secret ${live?.name} version ${live?.version} does not log in as ${s.role}; this rotation will repair it`);
+  const liveRole = liveRoleOf(s.credential, live);
+  const role = pending ? pending.tags[TAG.role] : alreadyPromoted ? liveRole : targetRoleOf(s.credential, live);
+  const liveAuthenticates = live && !pending && !alreadyPromoted ? await s.postgres.canLogin('begin', liveRole, await s.vault.value('begin', live.name, live.version)) : null;
+  if (liveAuthenticates === false) log.warn(`begin: the live secret ${live?.name} version ${live?.version} does not log in as ${liveRole}; this rotation will repair it`);
   return {
     credentialId: s.credential.id,
     rotationId,
-    role: s.role,
+    role,
     strategy: s.credential.strategy,
+    liveRole: alreadyPromoted ? previousRoleOf(s, role) : liveRole,
     liveVersion: live?.version,
     pendingVersion: pending?.version,
-    resumed: pending !== undefined,
+    resumed: pending !== undefined || unfinished !== undefined,
     alreadyPromoted,
     liveAuthenticates,
     graceMinutes: s.credential.graceMinutes,
@@ -87,36 +95,54 @@ export async function begin(deps: RotationDeps, input: RotationIds, log: Logger)
   };
 }
 
-export async function stage(deps: RotationDeps, input: RotationIds): Promise<{ pendingVersion: string; reused: boolean }> {
-  const s = scope(deps, input.credentialId, 'stage');
+/** Every login role exists; alternating logins belong to the group, so their objects do too. */
+async function checkRoles(s: Scope): Promise<void> {
+  for (const role of loginRoles(s.credential)) {
+    if (!(await s.postgres.roleExists('begin', role))) {
+      throw new RotationError({ code: 'unknown-role', stage: 'begin', message: `credential "${s.credential.id}": role ${role} does not exist on ${s.credential.postgres.host}` });
+    }
+    const group = s.credential.postgres.group;
+    if (s.alternating && group && !(await s.postgres.isMemberOf('begin', role, group))) {
+      throw new RotationError({ code: 'misconfigured-role', stage: 'begin', message: `credential "${s.credential.id}": login ${role} is not a member of group ${group}; run the alternating-users bootstrap or rotator adopt first` });
+    }
+  }
+}
+
+/** With alternating users, the login a promoted rotation replaced is the other one. */
+function previousRoleOf(s: Scope, role: string): string {
+  return loginRoles(s.credential).find((r) => r !== role) ?? role;
+}
+
+export async function stage(deps: RotationDeps, input: RotationRef): Promise<{ pendingVersion: string; reused: boolean }> {
+  const s = scope(deps, input.credentialId, 'stage', input.role);
   const pending = await s.vault.latest('stage', s.pendingName);
   if (pending && rotationIdOf(pending) === input.rotationId) return { pendingVersion: pending.version, reused: true };
   if (pending) throw new RotationError({ code: 'foreign-pending-secret', stage: 'stage', message: `secret ${s.pendingName} belongs to rotation ${rotationIdOf(pending) ?? '(none)'}` });
-  const written = await s.vault.write('stage', s.pendingName, generatePassword(s.credential.password.length), { tags: pendingTags(s, input.rotationId, 'staged') });
+  const written = await s.vault.write('stage', s.pendingName, generatePassword(s.credential.password.length), { tags: pendingTags(s, input, 'staged') });
   return { pendingVersion: written.version, reused: false };
 }
 
-export interface PendingRef extends RotationIds {
+export interface PendingRef extends RotationRef {
   pendingVersion: string;
 }
 
 export async function apply(deps: RotationDeps, input: PendingRef): Promise<{ skipped: boolean }> {
-  const s = scope(deps, input.credentialId, 'apply');
+  const s = scope(deps, input.credentialId, 'apply', input.role);
   const password = await s.vault.value('apply', s.pendingName, input.pendingVersion);
-  const skipped = await s.postgres.canLogin('apply', s.role, password);
-  if (!skipped) await s.postgres.setPasswordVerifier('apply', s.role, await scramSha256Verifier(password));
-  await s.vault.setTags('apply', s.pendingName, input.pendingVersion, pendingTags(s, input.rotationId, 'applied'));
+  const skipped = await s.postgres.canLogin('apply', input.role, password);
+  if (!skipped) await s.postgres.setPasswordVerifier('apply', input.role, await scramSha256Verifier(password), { login: s.alternating });
+  await s.vault.setTags('apply', s.pendingName, input.pendingVersion, pendingTags(s, input, 'applied'));
   return { skipped };
 }
 
 export async function verify(deps: RotationDeps, input: PendingRef): Promise<{ latencyMs: number }> {
-  const s = scope(deps, input.credentialId, 'verify');
+  const s = scope(deps, input.credentialId, 'verify', input.role);
   const password = await s.vault.value('verify', s.pendingName, input.pendingVersion);
   try {
-    return await s.postgres.probe('verify', s.role, password, s.credential.postgres.probeQuery);
+    return await s.postgres.probe('verify', input.role, password, s.credential.postgres.probeQuery);
   } catch (error) {
     if (error instanceof RotationError && error.code === 'login-refused') {
-      throw new RotationError({ code: 'verify-failed', stage: 'verify', message: `the new password of ${s.role} (pending version ${input.pendingVersion}) does not log in` });
+      throw new RotationError({ code: 'verify-failed', stage: 'verify', message: `the new password of ${input.role} (pending version ${input.pendingVersion}) does not log in` });
     }
     throw error;
   }
@@ -128,8 +154,8 @@ export interface Promoted {
   skipped: boolean;
 }
 
-export async function promote(deps: RotationDeps, input: RotationIds & { pendingVersion?: string }): Promise<Promoted> {
-  const s = scope(deps, input.credentialId, 'promote');
+export async function promote(deps: RotationDeps, input: RotationRef & { pendingVersion?: string }): Promise<Promoted> {
+  const s = scope(deps, input.credentialId, 'promote', input.role);
   const live = await s.vault.latest('promote', s.credential.keyVault.secret);
   let promoted: Promoted;
   if (live && rotationIdOf(live) === input.rotationId) {
@@ -139,7 +165,7 @@ export async function promote(deps: RotationDeps, input: RotationIds & { pending
     const password = await s.vault.value('promote', s.pendingName, input.pendingVersion);
     const now = deps.now();
     const written = await s.vault.write('promote', s.credential.keyVault.secret, password, {
-      tags: { [TAG.rotationId]: input.rotationId, [TAG.credential]: s.credential.id, [TAG.role]: s.role, [TAG.rotatedAt]: now.toISOString() },
+      tags: { [TAG.rotationId]: input.rotationId, [TAG.credential]: s.credential.id, [TAG.role]: input.role, [TAG.rotatedAt]: now.toISOString(), [TAG.stage]: 'promoted' },
       expiresOn: new Date(now.getTime() + s.credential.validityDays * 86_400_000),
     });
     promoted = { liveVersion: written.version, previousVersion: live?.version, skipped: false };
@@ -159,10 +185,8 @@ async function writeDerived(deps: RotationDeps, s: Scope, rotationId: string, li
   }
 }
 
-export interface LiveState {
-  credentialId: string;
-  rotationId: string;
-  role: string;
+export interface LiveState extends RotationRef {
+  liveRole: string;
   liveVersion: string;
   targets: TargetKey[];
   graceMinutes: number;
@@ -174,10 +198,12 @@ export async function live(deps: RotationDeps, input: { credentialId: string }):
   const s = scope(deps, input.credentialId, 'live');
   const current = await s.vault.latest('live', s.credential.keyVault.secret);
   if (!current) throw new RotationError({ code: 'no-live-secret', stage: 'live', message: `Key Vault has no secret ${s.credential.keyVault.secret} to propagate` });
+  const role = liveRoleOf(s.credential, current);
   return {
     credentialId: s.credential.id,
     rotationId: rotationIdOf(current) ?? `propagate-${current.version}`,
-    role: current.tags[TAG.role] ?? s.role,
+    role,
+    liveRole: previousRoleOf(s, role),
     liveVersion: current.version,
     targets: consumerTargets(s.credential),
     graceMinutes: s.credential.graceMinutes,
@@ -185,9 +211,29 @@ export async function live(deps: RotationDeps, input: { credentialId: string }):
   };
 }
 
-export async function retire(deps: RotationDeps, input: RotationIds & { liveVersion: string }): Promise<{ disabledVersions: string[] }> {
-  const s = scope(deps, input.credentialId, 'retire');
-  return { disabledVersions: await s.vault.disableOtherVersions('retire', s.credential.keyVault.secret, input.liveVersion) };
+export interface Retired {
+  disabledVersions: string[];
+  retiredRole?: string;
+  sessions?: number;
+  endedSessions?: number;
+}
+
+/**
+ * After every consumer is confirmed and the grace period has passed: older versions are
+ * disabled, and with alternating users the previous login stops accepting logins (its
+ * sessions ended, or only counted). Then the live version is marked complete.
+ */
+export async function retire(deps: RotationDeps, input: RotationRef & { liveVersion: string; previousRole: string }): Promise<Retired> {
+  const s = scope(deps, input.credentialId, 'retire', input.role);
+  const retired: Retired = { disabledVersions: await s.vault.disableOtherVersions('retire', s.credential.keyVault.secret, input.liveVersion) };
+  if (s.alternating && input.previousRole !== input.role) {
+    assertLoginRole(s.credential, input.previousRole, 'retire');
+    const { sessions, ended } = await s.postgres.retireLogin('retire', input.previousRole, s.credential.retireSessions === 'end');
+    Object.assign(retired, { retiredRole: input.previousRole, sessions, endedSessions: ended });
+  }
+  const live = await s.vault.latest('retire', s.credential.keyVault.secret);
+  if (live?.version === input.liveVersion && live.tags[TAG.stage] !== 'complete') await s.vault.setTags('retire', live.name, live.version, { ...live.tags, [TAG.stage]: 'complete' });
+  return retired;
 }
 
 export interface Compensation {
@@ -197,37 +243,39 @@ export interface Compensation {
 }
 
 /**
- * Undo before promote (single user): the database gets the live secret's password back,
- * and the pending secret goes. With no live secret to restore, the role is left without
- * a password rather than with one that exists only in the database.
+ * Undo before promote. Single user: the role gets the live password back (with no live
+ * secret, no password at all rather than one only the database knows). Alternating users:
+ * the live login was never touched; the idle login loses the password it was given.
  */
-export async function compensate(deps: RotationDeps, input: RotationIds, log: Logger): Promise<Compensation> {
-  const s = scope(deps, input.credentialId, 'compensate');
+export async function compensate(deps: RotationDeps, input: RotationRef, log: Logger): Promise<Compensation> {
+  const s = scope(deps, input.credentialId, 'compensate', input.role);
   const pending = await s.vault.latest('compensate', s.pendingName);
   const ours = pending && rotationIdOf(pending) === input.rotationId ? pending : undefined;
   const live = await s.vault.latest('compensate', s.credential.keyVault.secret);
   const result: Compensation = { restored: false, cleared: false, pendingRemoved: false };
-  if (live) result.restored = await restoreLive(s, live);
-  else if (ours) result.cleared = await clearIfApplied(s, ours);
+  if (s.alternating) {
+    if (ours && input.role !== liveRoleOf(s.credential, live)) result.cleared = await clearIfApplied(s, input.role, ours, true);
+  } else if (live) result.restored = await restoreLive(s, input.role, live);
+  else if (ours) result.cleared = await clearIfApplied(s, input.role, ours, false);
   if (ours) result.pendingRemoved = await s.vault.remove('compensate', s.pendingName);
-  log.info(`compensate: role ${s.role} restored=${result.restored} cleared=${result.cleared} pendingRemoved=${result.pendingRemoved}`);
+  log.info(`compensate: role ${input.role} restored=${result.restored} cleared=${result.cleared} pendingRemoved=${result.pendingRemoved}`);
   return result;
 }
 
-async function restoreLive(s: Scope, live: SecretVersionInfo): Promise<boolean> {
+async function restoreLive(s: Scope, role: string, live: SecretVersionInfo): Promise<boolean> {
   const password = await s.vault.value('compensate', live.name, live.version);
-  if (await s.postgres.canLogin('compensate', s.role, password)) return false;
-  await s.postgres.setPasswordVerifier('compensate', s.role, await scramSha256Verifier(password));
+  if (await s.postgres.canLogin('compensate', role, password)) return false;
+  await s.postgres.setPasswordVerifier('compensate', role, await scramSha256Verifier(password));
   return true;
 }
 
-async function clearIfApplied(s: Scope, pending: SecretVersionInfo): Promise<boolean> {
+async function clearIfApplied(s: Scope, role: string, pending: SecretVersionInfo, nologin: boolean): Promise<boolean> {
   const password = await s.vault.value('compensate', pending.name, pending.version);
-  if (!(await s.postgres.canLogin('compensate', s.role, password))) return false;
-  await s.postgres.clearPassword('compensate', s.role);
+  if (!(await s.postgres.canLogin('compensate', role, password))) return false;
+  await s.postgres.clearPassword('compensate', role, { nologin });
   return true;
 }
 
-function pendingTags(s: Scope, rotationId: string, stage: PendingStage): Record<string, string> {
-  return { [TAG.rotationId]: rotationId, [TAG.credential]: s.credential.id, [TAG.role]: s.role, [TAG.stage]: stage };
+function pendingTags(s: Scope, ref: RotationRef, stage: PendingStage): Record<string, string> {
+  return { [TAG.rotationId]: ref.rotationId, [TAG.credential]: s.credential.id, [TAG.role]: ref.role, [TAG.stage]: stage };
 }

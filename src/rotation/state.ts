@@ -12,6 +12,13 @@ export const TAG = {
 
 export type PendingStage = 'staged' | 'applied';
 
+/** On the live version: promoted until every consumer is confirmed and the old credential retired. */
+export type LiveStage = 'promoted' | 'complete';
+
+export function isPromotedButUnfinished(live: SecretVersionInfo | undefined): boolean {
+  return live?.tags[TAG.stage] === 'promoted';
+}
+
 export function pendingSecretName(credential: Credential): string {
   return `${credential.keyVault.secret}-pending`;
 }

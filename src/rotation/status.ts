@@ -40,6 +40,8 @@ export interface RotationStatus {
   stages: StageRecord[];
   targets?: TargetResult[];
   error?: SerializedError;
+  /** Alternating users: the login retired after the grace period, and its sessions at that moment. */
+  retiredLogin?: { role: string; sessions: number; endedSessions: number };
   /** Lifecycle events that could not be published (reported here, never failing the rotation). */
   unpublished?: string[];
 }

@@ -41,13 +41,16 @@ export class PostgresTarget {
     });
   }
 
-  /** ALTER ROLE with a verifier under a per-role advisory lock, so two rotations never interleave. */
-  async setPasswordVerifier(stage: string, role: string, verifier: string): Promise<void> {
+  /**
+   * ALTER ROLE with a verifier under a per-role advisory lock, so two rotations never
+   * interleave; `login` also lets a retired login role log in again.
+   */
+  async setPasswordVerifier(stage: string, role: string, verifier: string, options: { login?: boolean } = {}): Promise<void> {
     await this.asAdmin(stage, `setting the password of role ${role}`, async (client) => {
       await client.query('BEGIN');
       try {
         await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, role]);
-        await client.query(`ALTER ROLE ${client.escapeIdentifier(role)} PASSWORD ${client.escapeLiteral(verifier)}`);
+        await client.query(`ALTER ROLE ${client.escapeIdentifier(role)}${options.login ? ' LOGIN' : ''} PASSWORD ${client.escapeLiteral(verifier)}`);
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -56,9 +59,36 @@ export class PostgresTarget {
     });
   }
 
-  /** Leaves the role without any password: used when there is nothing in Key Vault to restore. */
-  async clearPassword(stage: string, role: string): Promise<void> {
-    await this.asAdmin(stage, `clearing the password of role ${role}`, (client) => client.query(`ALTER ROLE ${client.escapeIdentifier(role)} PASSWORD NULL`));
+  /** Leaves the role without any password (and, with `nologin`, unable to log in at all). */
+  async clearPassword(stage: string, role: string, options: { nologin?: boolean } = {}): Promise<void> {
+    await this.asAdmin(stage, `clearing the password of role ${role}`, (client) => client.query(`ALTER ROLE ${client.escapeIdentifier(role)}${options.nologin ? ' NOLOGIN' : ''} PASSWORD NULL`));
+  }
+
+  /**
+   * Retires a login role: no new logins, no password, and its remaining sessions ended
+   * (or only counted). Re-applying is harmless.
+   */
+  async retireLogin(stage: string, role: string, endSessions: boolean): Promise<{ sessions: number; ended: number }> {
+    return this.asAdmin(stage, `retiring login role ${role}`, async (client) => {
+      await client.query(`ALTER ROLE ${client.escapeIdentifier(role)} NOLOGIN PASSWORD NULL`);
+      const sessions = await client.query<{ pid: number }>('SELECT pid FROM pg_catalog.pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()', [role]);
+      let ended = 0;
+      if (endSessions) {
+        for (const { pid } of sessions.rows) {
+          const result = await client.query<{ ended: boolean }>('SELECT pg_terminate_backend($1) AS ended', [pid]);
+          if (result.rows[0]?.ended) ended += 1;
+        }
+      }
+      return { sessions: sessions.rowCount ?? 0, ended };
+    });
+  }
+
+  /** Whether `login` is a member of `group`, so objects it creates can belong to the group. */
+  async isMemberOf(stage: string, login: string, group: string): Promise<boolean> {
+    return this.asAdmin(stage, `reading the membership of ${login} in ${group}`, async (client) => {
+      const result = await client.query('SELECT pg_has_role($1, $2, $3) AS member', [login, group, 'MEMBER']);
+      return result.rows[0]?.member === true;
+    });
   }
 
   /** True when the role logs in with the password; false when the server refuses it. */
@@ -138,7 +168,8 @@ export function classifyPostgresError(stage: string, what: string, error: unknow
       code: PERMANENT_CODES[code] ?? (transient ? 'postgres-unavailable' : 'postgres-error'),
       stage,
       retryable: transient,
-      message: `${what} failed: PostgreSQL ${code}: ${error.message}`,
+      // The detail says why (PostgreSQL 16+ names the missing CREATEROLE or ADMIN option).
+      message: `${what} failed: PostgreSQL ${code}: ${error.message}${error.detail ? `. ${error.detail}` : ''}`,
     });
   }
   const err = error as NodeJS.ErrnoException;
