@@ -1,7 +1,9 @@
 import { rotationBench } from './rotation';
+import { zeroDowntimeBench } from './zero-downtime';
 
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   rotation: rotationBench,
+  'zero-downtime': zeroDowntimeBench,
 };
 
 async function main(): Promise<number> {
