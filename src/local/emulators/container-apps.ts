@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { HttpsEmulator, json, type EmulatorRequest, type EmulatorResponse, type Fault } from './https-emulator';
+import { LoopbackEmulator, json, type EmulatorRequest, type EmulatorResponse, type Fault } from './loopback-emulator';
 import {
   appJson,
   newApp,
@@ -73,7 +73,7 @@ interface Target {
  * `ContainerAppsAPIClient` (v4) calls it. Strict about bearer tokens, api-version, RBAC and
  * existence; restarts are recorded and move the revision through activation on the clock.
  */
-export class ContainerAppsEmulator extends HttpsEmulator {
+export class ContainerAppsEmulator extends LoopbackEmulator {
   private readonly apps = new Map<string, AppState>();
   private readonly principals = new Map<string, Required<ArmPrincipal>>();
   private readonly restartLog: RestartRecord[] = [];

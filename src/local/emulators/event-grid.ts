@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { HttpsEmulator, type EmulatorRequest, type EmulatorResponse } from './https-emulator';
+import { LoopbackEmulator, type EmulatorRequest, type EmulatorResponse } from './loopback-emulator';
 
 /** The topic's `inputSchema`, as Azure names it on the resource. */
 export type EventGridInputSchema = 'CloudEventSchemaV1_0' | 'EventGridSchema';
@@ -80,7 +80,7 @@ class Rejection extends Error {
  * Authenticates with the topic keys, SAS tokens signed with them, or configured bearer tokens;
  * validates the body the way the service does and records what it accepted.
  */
-export class EventGridEmulator extends HttpsEmulator {
+export class EventGridEmulator extends LoopbackEmulator {
   readonly inputSchema: EventGridInputSchema;
   readonly keys: readonly string[];
   readonly deliveries: EventGridDelivery[] = [];

@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import * as sodiumModule from 'libsodium-wrappers';
-import { HttpsEmulator, json, type EmulatorRequest, type EmulatorResponse, type Fault } from './https-emulator';
+import { LoopbackEmulator, json, type EmulatorRequest, type EmulatorResponse, type Fault } from './loopback-emulator';
 import {
   githubTime,
   issueInstallationToken,
@@ -123,7 +123,7 @@ const ROUTES: Route[] = [
  * boxes and secret names. It keeps each scope's private key so a test can read back the
  * exact plaintext a client pushed.
  */
-export class GitHubEmulator extends HttpsEmulator {
+export class GitHubEmulator extends LoopbackEmulator {
   private readonly repos = new Map<string, RepoState>();
   private readonly orgs = new Map<string, OrgState>();
   private readonly principals = new Map<string, Principal>();

@@ -1,4 +1,4 @@
-import type { EmulatorRequest } from './https-emulator';
+import type { EmulatorRequest } from './loopback-emulator';
 import { VaultError, vaultErrors } from './key-vault-errors';
 
 export type SecretPermission = 'get' | 'list' | 'set' | 'delete' | 'recover' | 'purge' | 'backup' | 'restore';

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { loopbackCertificate } from '../tls';
-import { HttpsEmulator, type EmulatorRequest, type EmulatorResponse } from './https-emulator';
+import { LoopbackEmulator, type EmulatorRequest, type EmulatorResponse } from './loopback-emulator';
 import { VaultError, faultBodyFor, vaultErrors } from './key-vault-errors';
 import { ALL_SECRET_PERMISSIONS, PERMISSION_FOR, routeOf, type Route, type SecretPermission, type VaultOperation } from './key-vault-routes';
 import { SecretStore, assertSecretName, type SecretRecord, type StoredVersion } from './key-vault-store';
@@ -77,7 +77,7 @@ const DEFAULT_TENANT = '72f988bf-0000-4000-8000-00000000c0de';
  * authentication, per-token access policies, soft delete, paging with absolute nextLinks,
  * and the service's error shapes. Inspection methods read the state without HTTP.
  */
-export class KeyVaultEmulator extends HttpsEmulator {
+export class KeyVaultEmulator extends LoopbackEmulator {
   readonly tenantId: string;
   readonly vaultName: string;
   readonly location: string;

@@ -1,7 +1,5 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import type { EmulatorRequest, EmulatorResponse, Fault, RecordedRequest } from './https-emulator';
+import { LoopbackEmulator, type EmulatorRequest, type EmulatorResponse } from './loopback-emulator';
 
 /** The version MSAL's App Service source sends; 2017-09-01 used other names and is refused. */
 export const APP_SERVICE_MSI_API_VERSION = '2019-08-01';
@@ -45,10 +43,9 @@ interface ResolvedIdentity {
  * The App Service / Azure Functions managed identity endpoint (IDENTITY_ENDPOINT): plain HTTP on
  * 127.0.0.1, `GET ?api-version=2019-08-01&resource=...[&client_id=...]` with `X-IDENTITY-HEADER`.
  * Tokens are deterministic per identity and resource, so other emulators can be told to accept
- * `tokenFor(resource)`. Same request log and fault queue semantics as `HttpsEmulator`.
+ * `tokenFor(resource)`.
  */
-export class ManagedIdentityEmulator {
-  readonly requests: RecordedRequest[] = [];
+export class ManagedIdentityEmulator extends LoopbackEmulator {
   readonly issued: IssuedToken[] = [];
   readonly tenantId: string;
   private secretHeader: string;
@@ -56,12 +53,9 @@ export class ManagedIdentityEmulator {
   private readonly systemAssigned?: ResolvedIdentity;
   private readonly tokenLifetimeSeconds: number;
   private readonly signingKey: string;
-  private readonly faults: Array<Fault & { remaining: number }> = [];
-  private readonly sockets = new Set<Socket>();
-  private server?: Server;
-  private port = 0;
 
   constructor(options: ManagedIdentityEmulatorOptions = {}) {
+    super('http');
     this.userAssigned = (options.userAssigned ?? [{ clientId: randomUUID() }]).map(resolveIdentity);
     this.systemAssigned = options.systemAssigned && resolveIdentity(options.systemAssigned);
     this.secretHeader = options.identityHeader ?? randomBytes(16).toString('hex');
@@ -72,8 +66,7 @@ export class ManagedIdentityEmulator {
 
   /** The value for IDENTITY_ENDPOINT. */
   get endpoint(): string {
-    if (!this.server) throw new Error('ManagedIdentityEmulator is not started');
-    return `http://127.0.0.1:${this.port}${TOKEN_PATH}`;
+    return `${this.url}${TOKEN_PATH}`;
   }
 
   /** The value for IDENTITY_HEADER. */
@@ -104,51 +97,12 @@ export class ManagedIdentityEmulator {
     return this.sign(identity, toResource(resourceOrScope));
   }
 
-  async start(): Promise<this> {
-    const server = createServer((req, res) => void this.dispatch(req, res));
-    server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('emulator has no TCP address');
-    this.port = address.port;
-    this.server = server;
-    return this;
+  protected handle(req: EmulatorRequest): EmulatorResponse {
+    return this.respond(req);
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  inject(fault: Fault): void {
-    this.faults.push({ ...fault, remaining: fault.times ?? 1 });
-  }
-
-  clearFaults(): void {
-    this.faults.length = 0;
-  }
-
-  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const request = await toEmulatorRequest(req);
-    const fault = this.takeFault(request);
-    if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
-    if (fault?.drop) {
-      this.requests.push({ ...request, status: 0, at: Date.now(), faulted: true });
-      req.socket.destroy();
-      return;
-    }
-    const response = fault?.status !== undefined ? faultResponse(fault) : this.respond(request);
-    this.requests.push({ ...request, status: response.status, at: Date.now(), faulted: fault?.status !== undefined });
-    writeResponse(res, response);
+  protected override faultBody(status: number, message = `injected fault ${status}`): unknown {
+    return failure(status, message).body;
   }
 
   private respond(req: EmulatorRequest): EmulatorResponse {
@@ -206,15 +160,6 @@ export class ManagedIdentityEmulator {
   private identities(): ResolvedIdentity[] {
     return this.systemAssigned ? [...this.userAssigned, this.systemAssigned] : this.userAssigned;
   }
-
-  private takeFault(req: EmulatorRequest): Fault | undefined {
-    const index = this.faults.findIndex((f) => f.remaining > 0 && (f.match?.(req) ?? true));
-    if (index < 0) return undefined;
-    const fault = this.faults[index];
-    fault.remaining -= 1;
-    if (fault.remaining <= 0) this.faults.splice(index, 1);
-    return fault;
-  }
 }
 
 function resolveIdentity(identity: ManagedIdentity): ResolvedIdentity {
@@ -240,27 +185,6 @@ function checkResource(resource: string): string | undefined {
 /** The endpoint's error shape (Kestrel, seen in the field): `{statusCode, message, correlationId}`. */
 function failure(status: number, message: string): EmulatorResponse {
   return { status, body: { statusCode: status, message, correlationId: randomUUID() } };
-}
-
-function faultResponse(fault: Fault): EmulatorResponse {
-  const status = fault.status ?? 500;
-  const headers = fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : undefined;
-  return { ...failure(status, `injected fault ${status}`), ...(fault.body !== undefined ? { body: fault.body } : {}), headers };
-}
-
-function writeResponse(res: ServerResponse, response: EmulatorResponse): void {
-  const payload = response.body === undefined ? '' : typeof response.body === 'string' ? response.body : JSON.stringify(response.body);
-  const headers: Record<string, string> = { ...(response.headers ?? {}), 'content-length': String(Buffer.byteLength(payload)) };
-  if (payload) headers['content-type'] ??= 'application/json; charset=utf-8';
-  res.writeHead(response.status, headers);
-  res.end(payload);
-}
-
-async function toEmulatorRequest(req: IncomingMessage): Promise<EmulatorRequest> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-  return { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, rawBody: Buffer.concat(chunks).toString('utf8') };
 }
 
 function secretEquals(expected: string, actual: string): boolean {

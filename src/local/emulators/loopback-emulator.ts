@@ -1,5 +1,5 @@
-import { createServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { loopbackCertificate } from '../tls';
 
@@ -38,25 +38,29 @@ export interface RecordedRequest extends EmulatorRequest {
 }
 
 /**
- * A strict HTTPS server on 127.0.0.1 with a random port, a request log, and a fault queue.
- * Subclasses implement `handle`; everything unknown must be rejected the way the real
- * service rejects it.
+ * A strict server on 127.0.0.1 with a random port, a request log, and a fault queue: HTTPS
+ * (the Azure and GitHub services) or plain HTTP (the managed-identity endpoint, which is
+ * HTTP on the real platform too). Subclasses implement `handle`; everything unknown must be
+ * rejected the way the real service rejects it.
  */
-export abstract class HttpsEmulator {
+export abstract class LoopbackEmulator {
   readonly requests: RecordedRequest[] = [];
   private readonly faults: Array<Fault & { remaining: number }> = [];
   private server?: Server;
   private readonly sockets = new Set<Socket>();
   private port = 0;
 
+  constructor(private readonly protocol: 'https' | 'http' = 'https') {}
+
   get url(): string {
     if (!this.server) throw new Error(`${this.constructor.name} is not started`);
-    return `https://127.0.0.1:${this.port}`;
+    return `${this.protocol}://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<this> {
-    const tls = await loopbackCertificate();
-    const server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => void this.dispatch(req, res));
+    const listener = (req: IncomingMessage, res: ServerResponse) => void this.dispatch(req, res);
+    const tls = this.protocol === 'https' ? await loopbackCertificate() : undefined;
+    const server: Server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert }, listener) : createHttpServer(listener);
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
