@@ -70,7 +70,7 @@ async function underLoad(env: LocalEnvironment, host: DurableHost, spec: LocalCr
       const status = await host.waitForCompletion(instanceId, { timeoutMs: 120_000 });
       await pause(options.settleMs);
       const rotation: RotationUnderLoad = { outcome: (status.customStatus as RotationStatus).outcome, refused: consumers.stats().refused - before };
-      if (spec.strategy === 'alternating-users') rotation.oldLoginRefused = (await tryLogin(env, old.tags.role, old.value)) !== 'accepted';
+      if (spec.strategy === 'alternating-users') rotation.oldLoginRefused = (await env.login(old.tags.role, old.value)) !== 'accepted';
       rotations.push(rotation);
     }
   } finally {
@@ -78,20 +78,6 @@ async function underLoad(env: LocalEnvironment, host: DurableHost, spec: LocalCr
   }
   const stats = consumers.stats();
   return { strategy: spec.strategy ?? 'single-user', rotations, attempts: stats.attempts, ok: stats.ok, refused: stats.refused, failures: stats.failures, windowMs: stats.refusedWindowMs };
-}
-
-async function tryLogin(env: LocalEnvironment, user: string, password: string): Promise<string> {
-  const { Client } = await import('pg');
-  const client = new Client({ host: env.postgres.host, port: env.postgres.port, database: LOCAL_DATABASE, user, password });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    return 'accepted';
-  } catch (error) {
-    return `refused ${(error as { code?: string }).code}`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
 
 function pause(ms: number): Promise<void> {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../config/load';
@@ -50,6 +51,8 @@ export interface LocalEnvironment {
   events: EventGridEmulator;
   github: GitHubEmulator;
   containerApps: ContainerAppsEmulator;
+  /** Logs in as `role` with `password` and runs SELECT 1: `accepted`, or `refused <SQLSTATE>`. */
+  login(role: string, password: string): Promise<string>;
   /** The clock the Container Apps emulator runs on: hand it a durable host's clock so timers and revisions agree. */
   useClock(now: () => number): void;
   /** The bearer token the service presents to the vault: secrets get/list/set/delete/recover, no purge. */
@@ -118,6 +121,7 @@ export async function startLocalEnvironment(specs: LocalCredentialSpec[], option
       events,
       github,
       containerApps,
+      login: (role, password) => tryLogin(postgres, role, password),
       useClock: (now) => {
         clock = now;
       },
@@ -134,7 +138,7 @@ export async function startLocalEnvironment(specs: LocalCredentialSpec[], option
 }
 
 /** Creates the credential's roles with the bootstrap scripts, gives the live login a password and stores it as the live secret. */
-async function createManagedRole(admin: import('pg').Client, vault: KeyVaultEmulator, spec: LocalCredentialSpec): Promise<string> {
+async function createManagedRole(admin: Client, vault: KeyVaultEmulator, spec: LocalCredentialSpec): Promise<string> {
   const password = generatePassword(32);
   const live = liveLoginOf(spec);
   if (spec.strategy === 'alternating-users') {
@@ -147,6 +151,20 @@ async function createManagedRole(admin: import('pg').Client, vault: KeyVaultEmul
   for (const role of loginsOf(spec)) await admin.query(`GRANT CONNECT ON DATABASE ${LOCAL_DATABASE} TO ${admin.escapeIdentifier(role)}`);
   if (spec.seedLive !== false) vault.seed(secretNameFor(spec.id), password, { tags: { [TAG.credential]: spec.id, [TAG.role]: live }, expiresOn: new Date(Date.now() + (spec.liveExpiresInDays ?? 30) * 86_400_000) });
   return password;
+}
+
+async function tryLogin(postgres: LocalPostgres, role: string, password: string): Promise<string> {
+  const client = new Client({ host: postgres.host, port: postgres.port, database: LOCAL_DATABASE, user: role, password });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return 'accepted';
+  } catch (error) {
+    return `refused ${(error as { code?: string }).code ?? (error as Error).message}`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /** Alternating groups own what either login creates, so they need to create in the application's schema. */

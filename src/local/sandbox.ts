@@ -1,9 +1,8 @@
-import { Client } from 'pg';
 import { registerApp } from '../app';
 import { instanceIdFor } from '../orchestrations/contract';
 import type { RotationStatus } from '../rotation/status';
 import { DurableHost, installFunctionsCore } from './durable-host';
-import { LOCAL_DATABASE, secretNameFor, startLocalEnvironment, type LocalCredentialSpec, type LocalEnvironment } from './environment';
+import { secretNameFor, startLocalEnvironment, type LocalCredentialSpec, type LocalEnvironment } from './environment';
 
 const BY_EVENT: LocalCredentialSpec = { id: 'orders-db', role: 'orders_app' };
 const BY_TIMER: LocalCredentialSpec = { id: 'billing-db', role: 'billing_app', liveExpiresInDays: 5 };
@@ -103,7 +102,7 @@ async function report(env: LocalEnvironment, host: DurableHost, spec: LocalCrede
     return false;
   }
   const live = env.vault.currentValue(secretNameFor(spec.id))!;
-  const [fresh, old] = [await tryLogin(env, spec.role, live), await tryLogin(env, spec.role, env.initialPasswords.get(spec.id)!)];
+  const [fresh, old] = [await env.login(spec.role, live), await env.login(spec.role, env.initialPasswords.get(spec.id)!)];
   console.log(`   new password (Key Vault live version) logs in as ${spec.role}: ${fresh}; old password: ${old}`);
   if (fresh !== 'accepted' || old === 'accepted') return false;
   console.log(`rotation ${status.rotationId}: succeeded`);
@@ -115,19 +114,6 @@ function duration(stage: string, ms: number): string {
   if (stage === 'grace') return `${ms / 60_000} min (durable timer, virtual clock)`;
   if (stage === 'confirm') return `${(ms / 1000).toFixed(0)} s until every revision ran healthy (durable timers, virtual clock)`;
   return `${ms} ms`;
-}
-
-async function tryLogin(env: LocalEnvironment, role: string, password: string): Promise<string> {
-  const client = new Client({ host: env.postgres.host, port: env.postgres.port, database: LOCAL_DATABASE, user: role, password });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return 'accepted';
-  } catch (error) {
-    return `refused (${(error as { code?: string }).code ?? 'error'})`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
 
 main().then(

@@ -1,10 +1,9 @@
-import { Client } from 'pg';
 import { registerApp } from '../../src/app';
 import { instanceIdFor, ORCHESTRATOR } from '../../src/orchestrations/contract';
 import type { RotationReason, RotationStatus } from '../../src/rotation/status';
 import type { RotationDeps } from '../../src/rotation/deps';
 import { DurableHost, installFunctionsCore, type DurableState, type OrchestrationStatus } from '../../src/local/durable-host';
-import { LOCAL_DATABASE, secretNameFor, startLocalEnvironment, type LocalCredentialSpec, type LocalEnvironment } from '../../src/local/environment';
+import { secretNameFor, startLocalEnvironment, type LocalCredentialSpec, type LocalEnvironment } from '../../src/local/environment';
 import { CrashPlan, isSimulatedCrash } from './crash';
 
 export interface Harness {
@@ -64,7 +63,7 @@ export async function startHarness(specs: LocalCredentialSpec[]): Promise<Harnes
       const status = await host.waitForCompletion(instanceId, { timeoutMs: 60_000 });
       return { instanceId, status, custom: status.customStatus as RotationStatus };
     },
-    login: (role, password) => tryLogin(env, role, password),
+    login: (role, password) => env.login(role, password),
     liveValue(credentialId) {
       const value = env.vault.currentValue(secretNameFor(credentialId));
       if (value === undefined) throw new Error(`no live secret for ${credentialId}`);
@@ -80,19 +79,6 @@ export async function startHarness(specs: LocalCredentialSpec[]): Promise<Harnes
     },
   };
   return harness;
-}
-
-async function tryLogin(env: LocalEnvironment, role: string, password: string): Promise<'accepted' | string> {
-  const client = new Client({ host: env.postgres.host, port: env.postgres.port, database: LOCAL_DATABASE, user: role, password });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return 'accepted';
-  } catch (error) {
-    return `refused ${(error as { code?: string }).code ?? (error as Error).message}`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
 
 export async function storedVerifier(env: LocalEnvironment, role: string): Promise<string | null> {
