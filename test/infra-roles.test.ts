@@ -1,9 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { bicepFiles, INFRA, matchingBrace } from './support/bicep';
 import { CONTAINER_APPS_ACTIONS } from '../src/targets/arm-actions';
 
-const INFRA = join(__dirname, '..', 'infra');
 
 /**
  * The built-in roles the deployment assigns, as the Azure documentation lists them
@@ -183,37 +183,9 @@ function splitArgs(args: string): string[] {
   return out;
 }
 
-/** Index of the quote that closes the Bicep string opening at `open` (`\\'` is an escaped quote). */
-function closingQuote(text: string, open: number): number {
-  for (let i = open + 1; i < text.length; i += 1) {
-    if (text[i] === '\\') i += 1;
-    else if (text[i] === "'") return i;
-  }
-  throw new Error('unterminated string');
-}
 
-function matchingBrace(text: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < text.length; i += 1) {
-    const c = text[i];
-    if (c === "'") i = closingQuote(text, i);
-    else if (c === '/' && text[i + 1] === '/') i = text.indexOf('\n', i);
-    else if (c === '{') depth += 1;
-    else if (c === '}' && --depth === 0) return i;
-  }
-  throw new Error('unbalanced braces');
-}
 
 function read(file: string): string {
   return readFileSync(file, 'utf8');
 }
 
-function bicepFiles(dir = INFRA): string[] {
-  return readdirSync(dir, { withFileTypes: true })
-    .flatMap((entry) => {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) return bicepFiles(path);
-      return entry.name.endsWith('.bicep') ? [path] : [];
-    })
-    .sort();
-}

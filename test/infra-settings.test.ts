@@ -1,9 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { bicepFiles, INFRA, matchingBrace } from './support/bicep';
 import { APP_SETTINGS } from '../src/config/app-settings';
 
-const INFRA = join(__dirname, '..', 'infra');
 const API_BICEP = join(INFRA, 'app', 'api.bicep');
 
 /**
@@ -91,26 +91,7 @@ function bicepAppSettings(): Map<string, string> {
   return settings;
 }
 
-/** Index of the quote that closes the Bicep string opening at `open` (`\\'` is an escaped quote). */
-function closingQuote(text: string, open: number): number {
-  for (let i = open + 1; i < text.length; i += 1) {
-    if (text[i] === '\\') i += 1;
-    else if (text[i] === "'") return i;
-  }
-  throw new Error('unterminated string');
-}
 
-function matchingBrace(text: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < text.length; i += 1) {
-    const c = text[i];
-    if (c === "'") i = closingQuote(text, i);
-    else if (c === '/' && text[i + 1] === '/') i = text.indexOf('\n', i);
-    else if (c === '{') depth += 1;
-    else if (c === '}' && --depth === 0) return i;
-  }
-  throw new Error('unbalanced braces in the app settings object');
-}
 
 function stripComment(line: string): string {
   let inString = false;
@@ -125,10 +106,3 @@ function count(text: string, pattern: RegExp): number {
   return (text.replace(/'(?:[^'\\]|\\.)*'/g, "''").match(pattern) ?? []).length;
 }
 
-function bicepFiles(dir = INFRA): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return bicepFiles(path);
-    return entry.name.endsWith('.bicep') ? [path] : [];
-  });
-}
