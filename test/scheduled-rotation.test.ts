@@ -15,6 +15,7 @@ describe('the daily timer: due check, rotation window, janitor', () => {
       { id: 'closed-db', role: 'closed_app', liveExpiresInDays: 3, overrides: { window: { days: DAYS.filter((d) => d !== today), hoursUtc: [0, 24] } } },
       { id: 'unseeded-db', role: 'unseeded_app', seedLive: false },
       { id: 'left-db', role: 'left_app', liveExpiresInDays: 60 },
+      { id: 'lagging-db', role: 'lagging_app', liveExpiresInDays: 60, containerApps: [{ app: 'lagging-api', revisions: [{ name: 'lagging-api--r1', outcome: 'Unhealthy' }] }] },
     ]);
   });
   afterAll(() => h?.stop());
@@ -32,7 +33,7 @@ describe('the daily timer: due check, rotation window, janitor', () => {
     const host = h.newHost();
     await host.invokeTimer('scheduledRotation');
 
-    expect(decisions(host)).toEqual({ 'fresh-db': 'not-due', 'expiring-db': 'started', 'closed-db': 'outside-window', 'unseeded-db': 'no-live-secret', 'left-db': 'not-due' });
+    expect(decisions(host)).toEqual({ 'fresh-db': 'not-due', 'expiring-db': 'started', 'closed-db': 'outside-window', 'unseeded-db': 'no-live-secret', 'left-db': 'not-due', 'lagging-db': 'not-due' });
     expect(host.listInstances().map((i) => i.instanceId)).toEqual(['rotate-expiring-db']);
     const status = await host.waitForCompletion('rotate-expiring-db', { timeoutMs: 60_000 });
     expect((status.input as { reason: string }).reason).toBe('scheduled');
@@ -75,5 +76,28 @@ describe('the daily timer: due check, rotation window, janitor', () => {
     }
     expect(h.pendingExists('left-db')).toBe(false);
     expect(await h.login('left_app', h.liveValue('left-db'))).toBe('accepted');
+  });
+
+  it('when a rotation was left degraded and its consumers recover, then the janitor resumes it: propagated, confirmed and only then retired', async () => {
+    const degraded = await h.rotate(h.newHost(), 'lagging-db');
+    expect((degraded.status.customStatus as { outcome: string }).outcome).toBe('degraded');
+    expect(h.env.vault.versions(secretNameFor('lagging-db')).every((v) => v.enabled)).toBe(true);
+    h.env.containerApps.setRestartOutcome('lagging-api', 'lagging-api--r1', 'Healthy');
+
+    const base = h.deps.current;
+    try {
+      h.deps.current = { ...base, now: () => new Date(Date.now() + 7 * 3_600_000) };
+      const later = h.newHost();
+      await later.invokeTimer('scheduledRotation');
+      expect(decisions(later)['lagging-db']).toBe('resumed');
+      const status = await later.waitForCompletion('rotate-lagging-db', { timeoutMs: 60_000 });
+      const custom = status.customStatus as { outcome: string; rotationId: string; stages: { stage: string }[] };
+      expect(custom.outcome).toBe('succeeded');
+      expect(custom.rotationId).toBe((degraded.status.customStatus as { rotationId: string }).rotationId);
+      expect(custom.stages.map((s) => s.stage)).toEqual(['begin', 'promote', 'propagate', 'confirm', 'grace', 'retire']);
+    } finally {
+      h.deps.current = base;
+    }
+    expect(h.env.vault.versions(secretNameFor('lagging-db')).filter((v) => v.enabled).map((v) => v.value)).toEqual([h.liveValue('lagging-db')]);
   });
 });

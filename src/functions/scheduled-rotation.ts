@@ -6,7 +6,7 @@ import { instanceIdFor } from '../orchestrations/contract';
 import { mapWithConcurrency } from '../rotation/concurrency';
 import type { RotationDeps } from '../rotation/deps';
 import { dueReason, inWindow, isAbandonedPending, nextDue } from '../rotation/schedule';
-import { pendingSecretName, TAG } from '../rotation/state';
+import { isPromotedButUnfinished, pendingSecretName, TAG } from '../rotation/state';
 import { currentStatus, isActive, startRotation } from './start-rotation';
 
 export const SCHEDULED_ROTATION = 'scheduledRotation';
@@ -46,6 +46,11 @@ async function checkOne(deps: RotationDeps, client: DurableClient, c: Credential
     if (pending && isAbandonedPending(pending, now, deps.config.pendingMaxAgeHours)) {
       const result = await startRotation(client, c.id, 'janitor');
       return say(result.outcome === 'started' ? 'resumed' : 'running', `pending secret ${pending.name} of rotation ${pending.tags[TAG.rotationId] ?? '(untagged)'} is older than ${deps.config.pendingMaxAgeHours} h with no rotation running`);
+    }
+    if (live && isPromotedButUnfinished(live) && isAbandonedPending(live, now, deps.config.pendingMaxAgeHours)) {
+      // A degraded or interrupted rotation: begin resumes it, so propagation is tried again and, once confirmed, the old credential retires.
+      const result = await startRotation(client, c.id, 'janitor');
+      return say(result.outcome === 'started' ? 'resumed' : 'running', `live version ${live.version} of rotation ${live.tags[TAG.rotationId]} was promoted more than ${deps.config.pendingMaxAgeHours} h ago and its consumers were never all confirmed`);
     }
     const reason = dueReason(c, live, now);
     if (!reason) return say('not-due', `next due ${nextDue(c, live, now)?.toISOString() ?? 'never'}`);
