@@ -112,10 +112,13 @@ describe('consumer failures: degraded, re-propagated, survived, timed out', () =
     expect(await h.login('stuck_app', h.liveValue('stuck-db'))).toBe('accepted');
   });
 
-  it('then no secret value is in any durable store, log, event, or request body sent to GitHub', () => {
+  it('then no secret value is in any durable store, log, error, event, or request body sent to GitHub or ARM', () => {
     const values = h.env.vault.secretNames().flatMap((n) => h.env.vault.versions(n).map((v) => v.value));
+    expect(h.hosts().length).toBe(4);
     expectNoSecrets(
       {
+        'durable stores (statuses with per-target errors, activity results, failure details)': h.hosts().map((x) => JSON.stringify(x.exportState())).join('\n'),
+        'function logs': h.hosts().flatMap((x) => x.logs.map((l) => l.message)).join('\n'),
         'GitHub request bodies': h.env.github.requests.map((r) => r.rawBody).join('\n'),
         'ARM request bodies': h.env.containerApps.requests.map((r) => r.rawBody).join('\n'),
         events: h.env.events.rawBodies().join('\n'),

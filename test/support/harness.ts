@@ -12,6 +12,8 @@ export interface Harness {
   /** Replace to change what the registered activities see (e.g. a broken adapter). */
   deps: { current: RotationDeps };
   newHost(state?: DurableState): DurableHost;
+  /** Every host this harness made, for scans over all durable stores and logs. */
+  hosts(): readonly DurableHost[];
   start(host: DurableHost, credentialId: string, reason?: RotationReason): Promise<string>;
   rotate(host: DurableHost, credentialId: string): Promise<RotationResult>;
   login(role: string, password: string): Promise<'accepted' | string>;
@@ -55,6 +57,7 @@ export async function startHarness(specs: LocalCredentialSpec[]): Promise<Harnes
       hosts.push(host);
       return host;
     },
+    hosts: () => hosts,
     async start(host, credentialId, reason = 'manual') {
       return host.startNew(ORCHESTRATOR, { instanceId: instanceIdFor(credentialId), input: { credentialId, reason } });
     },
