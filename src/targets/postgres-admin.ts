@@ -1,6 +1,6 @@
 import { Client, escapeIdentifier } from 'pg';
 import { RotationError } from '../errors';
-import { classifyPostgresError, type AdminLogin, type PostgresEndpoint } from './postgres';
+import { classifyPostgresError, withSession, type AdminLogin, type PostgresEndpoint } from './postgres';
 
 /**
  * PostgreSQL as an administrator sees it, for the one-off adoption of an existing role into
@@ -159,26 +159,8 @@ export class PostgresAdministrator {
     }
   }
 
-  private async session<T>(database: string, what: string, work: (client: Client) => Promise<T>): Promise<T> {
-    const client = new Client({
-      host: this.endpoint.host,
-      port: this.endpoint.port,
-      database,
-      ssl: this.endpoint.ssl === 'require' ? { rejectUnauthorized: true, servername: this.endpoint.host } : false,
-      connectionTimeoutMillis: this.endpoint.connectTimeoutSeconds * 1000,
-      application_name: 'credential-rotator-adopt',
-      user: this.login.user,
-      password: this.login.password,
-    });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      return await work(client);
-    } catch (error) {
-      throw classifyPostgresError(STAGE, what, error);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+  private session<T>(database: string, what: string, work: (client: Client) => Promise<T>): Promise<T> {
+    return withSession(this.endpoint, { database, user: this.login.user, password: this.login.password, applicationName: 'credential-rotator-adopt' }, STAGE, what, work);
   }
 }
 

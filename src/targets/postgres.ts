@@ -127,26 +127,41 @@ export class PostgresTarget {
     return this.session(stage, `logging in as ${role}`, { user: role, password }, work);
   }
 
-  private async session<T>(stage: string, what: string, login: Pick<ClientConfig, 'user' | 'password'>, work: (client: Client) => Promise<T>): Promise<T> {
-    const client = new Client({
-      host: this.endpoint.host,
-      port: this.endpoint.port,
-      database: this.endpoint.database,
-      ssl: this.endpoint.ssl === 'require' ? { rejectUnauthorized: true, servername: this.endpoint.host } : false,
-      connectionTimeoutMillis: this.endpoint.connectTimeoutSeconds * 1000,
-      application_name: 'credential-rotator',
-      ...login,
-    });
-    // A socket error after connect must not crash the process; the query fails instead.
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      return await work(client);
-    } catch (error) {
-      throw classifyPostgresError(stage, what, error);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+  private session<T>(stage: string, what: string, login: Pick<ClientConfig, 'user' | 'password'>, work: (client: Client) => Promise<T>): Promise<T> {
+    return withSession(this.endpoint, { ...login, applicationName: 'credential-rotator' }, stage, what, work);
+  }
+}
+
+/**
+ * One connection for one piece of work: connect, work, always close; every failure comes
+ * out classified, naming `what` and never the statement's text.
+ */
+export async function withSession<T>(
+  endpoint: PostgresEndpoint,
+  login: Pick<ClientConfig, 'user' | 'password'> & { database?: string; applicationName: string },
+  stage: string,
+  what: string,
+  work: (client: Client) => Promise<T>,
+): Promise<T> {
+  const client = new Client({
+    host: endpoint.host,
+    port: endpoint.port,
+    database: login.database ?? endpoint.database,
+    ssl: endpoint.ssl === 'require' ? { rejectUnauthorized: true, servername: endpoint.host } : false,
+    connectionTimeoutMillis: endpoint.connectTimeoutSeconds * 1000,
+    application_name: login.applicationName,
+    user: login.user,
+    password: login.password,
+  });
+  // A socket error after connect must not crash the process; the query fails instead.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return await work(client);
+  } catch (error) {
+    throw classifyPostgresError(stage, what, error);
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
 
