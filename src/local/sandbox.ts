@@ -82,7 +82,8 @@ function showConsumers(env: LocalEnvironment): boolean {
   const pushed = env.github.secretValue({ repo: 'acme/reports', name: 'DATABASE_URL' });
   const restarts = env.containerApps.restarts('reports-api');
   const revision = env.containerApps.revisionView('reports-api', 'reports-api--r1');
-  console.log(`   Key Vault derived secret reports-db-url: a connection string for reports_app with the new password: ${derived?.includes(encodeURIComponent(env.vault.currentValue(secretNameFor(BY_HTTP.id))!))}`);
+  const carriesNewPassword = derived?.includes(encodeURIComponent(env.vault.currentValue(secretNameFor(BY_HTTP.id))!)) ?? false;
+  console.log(`   Key Vault derived secret reports-db-url: a connection string for reports_app with the new password: ${carriesNewPassword}`);
   console.log(`   GitHub acme/reports DATABASE_URL, decrypted by the emulator, equals that connection string: ${pushed === derived}`);
   console.log(`   Container App reports-api: revision ${restarts.map((r) => r.revision).join(', ')} restarted ${restarts.length} time(s), now ${revision?.runningState}/${revision?.healthState}`);
   return pushed === derived && restarts.length > 0;
@@ -102,9 +103,9 @@ async function report(env: LocalEnvironment, host: DurableHost, spec: LocalCrede
     return false;
   }
   const live = env.vault.currentValue(secretNameFor(spec.id))!;
-  const [fresh, old] = [await env.login(spec.role, live), await env.login(spec.role, env.initialPasswords.get(spec.id)!)];
-  console.log(`   new password (Key Vault live version) logs in as ${spec.role}: ${fresh}; old password: ${old}`);
-  if (fresh !== 'accepted' || old === 'accepted') return false;
+  const [newOutcome, oldOutcome] = [await env.login(spec.role, live), await env.login(spec.role, env.initialPasswords.get(spec.id)!)];
+  console.log(`   new password (Key Vault live version) logs in as ${spec.role}: ${newOutcome}; old password: ${oldOutcome}`);
+  if (newOutcome !== 'accepted' || oldOutcome === 'accepted') return false;
   console.log(`rotation ${status.rotationId}: succeeded`);
   return true;
 }
