@@ -1,6 +1,5 @@
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HostCrashedError } from '../src/local/durable-host';
 import { LOCAL_DATABASE, secretNameFor } from '../src/local/environment';
 import type { RotationStatus } from '../src/rotation/status';
 import { startHarness, type Harness } from './support/harness';
@@ -109,18 +108,7 @@ describe('alternating users: the live login always works, the other is idle or r
   });
 
   it.each(CASES)('when the process dies after $after and is started again ($mode), then exactly one login is live and the other idle or retired', async ({ id, group, method, call, mode }) => {
-    const first = h.newHost();
-    h.crash.arm(method, call);
-    const instanceId = await h.start(first, id);
-    await expect(first.waitForCompletion(instanceId, { timeoutMs: 30_000 })).rejects.toBeInstanceOf(HostCrashedError);
-    let status;
-    if (mode === 'replay') {
-      const second = h.newHost(first.exportState());
-      second.resume();
-      status = await second.waitForCompletion(instanceId, { timeoutMs: 30_000 });
-    } else {
-      status = (await h.rotate(h.newHost(), id)).status;
-    }
+    const { status } = await h.crashAndRecover(id, { method, call }, mode);
     expect(status.runtimeStatus).toBe('Completed');
     const state = await loginState(group, id);
     expect(state.liveLogin).toBe('accepted');

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HostCrashedError } from '../src/local/durable-host';
 import { secretNameFor } from '../src/local/environment';
 import { startHarness, type Harness } from './support/harness';
 
@@ -28,24 +27,7 @@ describe('invariant 5: a crash at any point converges to a verified credential',
 
   it.each(CASES)('when the process dies after $after and is $mode, then the rotation ends verified with no pending secret', async ({ id, role, method, call, mode }) => {
     const old = h.env.initialPasswords.get(id)!;
-    const first = h.newHost();
-    h.crash.arm(method, call);
-    const instanceId = await h.start(first, id);
-    await expect(first.waitForCompletion(instanceId, { timeoutMs: 30_000 })).rejects.toBeInstanceOf(HostCrashedError);
-    expect(h.crash.pending).toBe(false);
-
-    let result;
-    if (mode === 'resumed by replay') {
-      const second = h.newHost(first.exportState());
-      second.resume();
-      const status = await second.waitForCompletion(instanceId, { timeoutMs: 30_000 });
-      result = { status, custom: status.customStatus as { outcome: string; rotationId: string } };
-      // The same instance carried on: the crashed history is a prefix of the finished one.
-      const before = first.history(instanceId).map((e) => [e.EventType, e.EventId, e.Name]);
-      expect(second.history(instanceId).slice(0, before.length).map((e) => [e.EventType, e.EventId, e.Name])).toEqual(before);
-    } else {
-      result = await h.rotate(h.newHost(), id);
-    }
+    const result = await h.crashAndRecover(id, { method, call }, mode === 'resumed by replay' ? 'replay' : 'fresh');
 
     expect(result.status.runtimeStatus).toBe('Completed');
     expect(result.custom.outcome).toBe('succeeded');

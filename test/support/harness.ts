@@ -4,6 +4,8 @@ import type { RotationReason, RotationStatus } from '../../src/rotation/status';
 import type { RotationDeps } from '../../src/rotation/deps';
 import { DurableHost, installFunctionsCore, type DurableState, type OrchestrationStatus } from '../../src/local/durable-host';
 import { secretNameFor, startLocalEnvironment, type LocalCredentialSpec, type LocalEnvironment } from '../../src/local/environment';
+import { expect } from 'vitest';
+import { HostCrashedError } from '../../src/local/durable-host';
 import { CrashPlan, isSimulatedCrash } from './crash';
 
 export interface Harness {
@@ -16,6 +18,12 @@ export interface Harness {
   hosts(): readonly DurableHost[];
   start(host: DurableHost, credentialId: string, reason?: RotationReason): Promise<string>;
   rotate(host: DurableHost, credentialId: string): Promise<RotationResult>;
+  /**
+   * Kills the worker right after the named adapter call, then either replays the saved
+   * history on a new host (asserting the crashed history is a prefix of the finished one)
+   * or starts afresh with the history lost.
+   */
+  crashAndRecover(credentialId: string, crash: { method: string; call: number }, mode: 'replay' | 'fresh'): Promise<RotationResult>;
   login(role: string, password: string): Promise<'accepted' | string>;
   liveValue(credentialId: string): string;
   pendingExists(credentialId: string): boolean;
@@ -64,6 +72,20 @@ export async function startHarness(specs: LocalCredentialSpec[]): Promise<Harnes
     async rotate(host, credentialId) {
       const instanceId = await harness.start(host, credentialId);
       const status = await host.waitForCompletion(instanceId, { timeoutMs: 60_000 });
+      return { instanceId, status, custom: status.customStatus as RotationStatus };
+    },
+    async crashAndRecover(credentialId, crash, mode) {
+      const first = harness.newHost();
+      harness.crash.arm(crash.method, crash.call);
+      const instanceId = await harness.start(first, credentialId);
+      await expect(first.waitForCompletion(instanceId, { timeoutMs: 30_000 })).rejects.toBeInstanceOf(HostCrashedError);
+      expect(harness.crash.pending).toBe(false);
+      if (mode === 'fresh') return harness.rotate(harness.newHost(), credentialId);
+      const second = harness.newHost(first.exportState());
+      second.resume();
+      const status = await second.waitForCompletion(instanceId, { timeoutMs: 30_000 });
+      const before = first.history(instanceId).map((e) => [e.EventType, e.EventId, e.Name]);
+      expect(second.history(instanceId).slice(0, before.length).map((e) => [e.EventType, e.EventId, e.Name])).toEqual(before);
       return { instanceId, status, custom: status.customStatus as RotationStatus };
     },
     login: (role, password) => env.login(role, password),
