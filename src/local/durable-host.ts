@@ -16,7 +16,7 @@
  * crashed.exportState() }).resume()` redelivers the interrupted work.
  */
 export { DurableHost, type DurableHostOptions, type LogEntry } from './durable/host';
-export { HostCrashedError, InstanceExistsError, InstanceNotFoundError, UnknownOrchestratorError } from './durable/errors';
+export { HostCrashedError, InstanceExistsError, InstanceNotFoundError, InvalidInstanceIdError, UnknownOrchestratorError } from './durable/errors';
 export { EventType, eventTypeName, type HistoryEvent } from './durable/history';
 export type { DurableState, OrchestrationStatus, RuntimeStatus } from './durable/store';
 export type { Occurrence } from './durable/scan';

@@ -29,6 +29,8 @@ export interface EpisodeInput {
 export function decideEpisode(input: EpisodeInput): EpisodeDecision {
   const { answer, name } = input;
   const customStatus = toJsonText(answer.state?.customStatus);
+  const tooLarge = customStatusTooLarge(customStatus);
+  if (tooLarge) return failed(input, `Orchestrator function '${name}' failed: ${tooLarge}`, undefined);
   if (!answer.state) return failed(input, `Orchestrator function '${name}' failed: ${answer.thrown}`, customStatus);
   const actions = answer.state.actions.flat();
   const replay = replayActions(input.history, actions, input.replay);
@@ -85,6 +87,22 @@ function scheduledEvent(work: ScheduledWork, now: Date): HistoryEvent {
     case 'subOrchestration':
       return events.subOrchestrationCreated(now, work.id, work.name, work.instanceId, toJsonText(work.input));
   }
+}
+
+const MAX_CUSTOM_STATUS_KB = 16;
+
+/**
+ * The extension applies the custom status before it replays the actions, through
+ * MessagePayloadDataConverter.Serialize(value, 16) (azure-functions-durable-extension
+ * src/WebJobs.Extensions.DurableTask/MessagePayloadDataConverter.cs, called from
+ * DurableOrchestrationContext.SetCustomStatus): whole kilobytes of UTF-16, rounded down, over
+ * 16 throw an ArgumentException that fails the orchestration and leaves the status unset.
+ */
+function customStatusTooLarge(json: string | undefined): string | undefined {
+  if (json === undefined || json === 'null') return undefined;
+  const kilobytes = Math.floor((json.length * 2) / 1024);
+  if (kilobytes <= MAX_CUSTOM_STATUS_KB) return undefined;
+  return `The UTF-16 size of the JSON-serialized payload must not exceed ${MAX_CUSTOM_STATUS_KB} KB. The current payload size is ${kilobytes.toLocaleString('en-US')} KB.`;
 }
 
 /** The library JSON-encodes string inputs of activities and continueAsNew itself; keep them as they are. */

@@ -31,3 +31,31 @@ export class InstanceNotFoundError extends Error {
     this.name = 'InstanceNotFoundError';
   }
 }
+
+/**
+ * startNew with an instance id the extension refuses (DurableClient.StartNewAsync in
+ * azure-functions-durable-extension src/WebJobs.Extensions.DurableTask/ContextImplementations/
+ * DurableClient.cs). Two of its checks pass their text as ArgumentException's parameter name,
+ * so .NET reports it as "instanceId (Parameter '…')"; the message is kept as .NET shows it.
+ */
+export class InvalidInstanceIdError extends Error {
+  constructor(readonly instanceId: string, message: string) {
+    super(message);
+    this.name = 'InvalidInstanceIdError';
+  }
+}
+
+const MAX_INSTANCE_ID_LENGTH = 256;
+
+/** The extension's checks, in its order: a leading @, then / \ ? # or a control character (char.IsControl), then the length. */
+export function checkInstanceId(instanceId: string): void {
+  if (instanceId.startsWith('@')) {
+    throw new InvalidInstanceIdError(instanceId, "instanceId (Parameter 'Orchestration instance ids must not start with @.')");
+  }
+  if (/[/\\?#\u0000-\u001f\u007f-\u009f]/.test(instanceId)) {
+    throw new InvalidInstanceIdError(instanceId, "instanceId (Parameter 'Orchestration instance ids must not contain /, \\, #, ?, or control characters.')");
+  }
+  if (instanceId.length > MAX_INSTANCE_ID_LENGTH) {
+    throw new InvalidInstanceIdError(instanceId, `Instance ID lengths must not exceed ${MAX_INSTANCE_ID_LENGTH} characters.`);
+  }
+}

@@ -3,13 +3,14 @@ import type { HttpRequest, HttpResponse, Timer } from '@azure/functions';
 import { installFunctionsCore, triggerOf, type FunctionRegistry, type LogCategory, type LogLevel } from '../functions-core';
 import { createClock, type Clock } from './clock';
 import { failedEpisode } from './episode';
-import { HostCrashedError, InstanceExistsError, InstanceNotFoundError, UnknownOrchestratorError } from './errors';
+import { checkInstanceId, HostCrashedError, InstanceExistsError, InstanceNotFoundError, UnknownOrchestratorError } from './errors';
 import { events, toJsonText, type HistoryEvent } from './history';
 import { DurableHttpApi, type DurableApiBackend, type Outcome } from './http-api';
 import type { LogSink } from './invoke';
 import { defaultMaxShortTimerMs } from './replay';
 import { cloneEvents, cloneState, emptyState, isTerminal, toStatus, toStatusPayload, type ActivityWorkItem, type DurableState, type InstanceRecord, type OrchestrationStatus } from './store';
 import { findOccurrences, type Occurrence } from './scan';
+import { StartRace } from './start-race';
 import { TaskHub } from './task-hub';
 import { TriggerInvoker } from './triggers';
 import { CompletionWaiters } from './waiters';
@@ -56,6 +57,9 @@ export class DurableHost {
   private readonly runningEpisodes = new Set<string>();
   private readonly runningActivities = new Set<string>();
   private readonly waiters = new CompletionWaiters();
+  private readonly startRace = new StartRace();
+  /** Starts between reading and writing the instance row: the virtual clock must not jump past them. */
+  private startsInFlight = 0;
   private readonly api: DurableHttpApi;
   private readonly triggers: TriggerInvoker;
   private readonly systemKey = randomBytes(24).toString('base64url');
@@ -92,16 +96,47 @@ export class DurableHost {
 
   // ---- the durable client's operations ------------------------------------------------
 
+  /**
+   * Azure Storage's CreateTaskOrchestrationAsync (Azure/durabletask src/DurableTask.AzureStorage/
+   * AzureStorageOrchestrationService.cs) reads the instance's row, refuses a Pending or Running
+   * one (overridableExistingInstanceStates: NonRunningStates), sends the ExecutionStarted
+   * message, then inserts the row (or replaces it under the ETag it read). A racing start that
+   * wrote first makes that write fail with 409 or 412, which SetNewExecutionAsync
+   * (Tracking/AzureTableTrackingStore.cs) ignores: the call is answered as a success, its
+   * message no longer matches the row's execution id and is discarded
+   * (OrchestrationSessionManager.cs, DedupeExecutionStartedMessagesAsync), and only the
+   * winner's execution, with the winner's input, runs.
+   */
   async startNew(orchestratorName: string, options: { instanceId?: string; input?: unknown } = {}): Promise<string> {
     this.ensureAlive();
     const fn = this.registry.get(orchestratorName);
     if (!fn || triggerOf(fn).type !== 'orchestrationTrigger') throw new UnknownOrchestratorError(orchestratorName);
-    const instanceId = options.instanceId ?? randomUUID().replace(/-/g, '');
-    const existing = this.hub.instance(instanceId);
-    if (existing && !isTerminal(existing.runtimeStatus)) throw new InstanceExistsError(instanceId, existing.runtimeStatus);
-    this.hub.create(orchestratorName, instanceId, toJsonText(options.input));
-    this.kick();
-    return instanceId;
+    const instanceId = options.instanceId || randomUUID().replace(/-/g, '');
+    checkInstanceId(instanceId);
+    const read = this.hub.instance(instanceId);
+    if (read && !isTerminal(read.runtimeStatus)) throw new InstanceExistsError(instanceId, read.runtimeStatus);
+    this.startsInFlight++;
+    try {
+      await this.startRace.sendStartMessage(instanceId);
+      this.ensureAlive();
+      if (this.hub.instance(instanceId) !== read) {
+        this.logSink('DurableTask.AzureStorage', instanceId)('warning', 'system', `Start of '${instanceId}' answered as accepted, but another start wrote the instance row first; this start's execution never runs.`);
+        return instanceId;
+      }
+      this.hub.create(orchestratorName, instanceId, toJsonText(options.input));
+      return instanceId;
+    } finally {
+      this.startsInFlight--;
+      this.kick();
+    }
+  }
+
+  /**
+   * Fault injection: the next `count` starts of `instanceId` all read the instance row before
+   * any of them writes it, the widest race the Azure Storage backend allows.
+   */
+  interleaveStarts(instanceId: string, count: number): void {
+    this.startRace.interleave(instanceId, count);
   }
 
   /** Rejects for an unknown instance, as the v3 DurableClient does. */
@@ -242,23 +277,30 @@ export class DurableHost {
     this.handleTimers();
   }
 
+  /**
+   * A due timer fires whatever else is in flight, as on Azure, where it is a TimerFired
+   * message scheduled for its FireAt (DurableTask.Core TaskOrchestrationDispatcher.cs,
+   * ProcessCreateTimerDecision): while anything runs, both clocks follow wall time and a
+   * real timeout delivers the next timer, so a deadline can beat a slow activity. Only when
+   * nothing but timers is pending does the virtual clock jump to the earliest one.
+   */
   private handleTimers(): void {
+    clearTimeout(this.realTimer);
     if (this.hub.takeDueTimers()) return this.kick();
     const next = this.hub.nextTimerAt();
     if (next === undefined) return;
-    if (this.clock.kind === 'virtual') {
-      if (!this.isIdle()) return;
+    if (this.clock.kind === 'virtual' && this.isIdle()) {
       this.clock.advanceTo(new Date(next));
       this.hub.takeDueTimers();
       return this.kick();
     }
-    clearTimeout(this.realTimer);
-    this.realTimer = setTimeout(() => this.kick(), Math.min(Math.max(0, next - Date.now()), 2_147_483_647));
+    const wait = Math.max(0, next - this.clock.now().getTime());
+    this.realTimer = setTimeout(() => this.kick(), Math.min(wait, 2_147_483_647));
   }
 
-  /** Nothing but timers pending: no episode or activity running or queued, no message waiting. */
+  /** Nothing but timers pending: no start, episode or activity running or queued, no message waiting. */
   private isIdle(): boolean {
-    if (this.runningEpisodes.size > 0 || this.runningActivities.size > 0) return false;
+    if (this.runningEpisodes.size > 0 || this.runningActivities.size > 0 || this.startsInFlight > 0) return false;
     return this.hub.state.activities.length === 0 && !this.hub.hasMessages();
   }
 

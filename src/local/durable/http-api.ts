@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { InstanceExistsError, UnknownOrchestratorError } from './errors';
+import { InstanceExistsError, InvalidInstanceIdError, UnknownOrchestratorError } from './errors';
 
 /**
  * The Durable extension's client HTTP API on 127.0.0.1: the internal RPC endpoint
@@ -157,7 +157,8 @@ export class DurableHttpApi {
       const payload = this.managementPayload(id, url.origin);
       return { status: 202, body: payload, headers: { Location: payload.statusQueryGetUri!, 'Retry-After': '10' } };
     } catch (err) {
-      if (err instanceof UnknownOrchestratorError) return badRequest('One or more of the arguments submitted is incorrect', err);
+      // HttpApiHandler.cs answers every ArgumentException (an unknown function, a refused id) with 400.
+      if (err instanceof UnknownOrchestratorError || err instanceof InvalidInstanceIdError) return badRequest('One or more of the arguments submitted is incorrect', err);
       if (err instanceof InstanceExistsError) {
         return { status: 500, body: { Message: 'Something went wrong while processing your request', ExceptionMessage: err.message } };
       }

@@ -117,15 +117,20 @@ function parseTypedJson(data: RpcTypedData | null | undefined): unknown {
 }
 
 /**
- * TaskFailed Reason/Details as the extension records a JavaScript activity failure: the
- * worker reports `err.toString()` and the stack in an RpcException ("Result: Failure\n
- * Exception: ...\nStack: ..."); the extension keeps the text after "Exception:" as the
- * friendly message and serialises the exception (with the RpcException inside) as Details.
+ * TaskFailed Reason/Details as the extension records a JavaScript activity failure. The Node
+ * worker reports `error.message` and `error.stack` (azure-functions-nodejs-worker
+ * src/setupEventStream.ts, after ensureErrorType in src/errors.ts turns a thrown non-Error
+ * into an Error); the host wraps them in an RpcException ("Result: Failure\nException: msg\n
+ * Stack: ..."); the extension keeps the text between "\nException:" and "\nStack:" (" msg",
+ * its leading space included) as the friendly message (azure-functions-durable-extension
+ * src/WebJobs.Extensions.DurableTask/OutOfProcExceptionHelpers.cs) and fails the task with
+ * "Activity function 'x' failed: " + that message (Listener/TaskActivityShim.cs), hence the
+ * two spaces; Details serialises the exception with the RpcException inside.
  */
 export function activityFailure(name: string, err: unknown): { reason: string; details: string } {
-  const text = err instanceof Error ? err.toString() : String(err);
-  const stack = err instanceof Error ? (err.stack ?? null) : null;
-  const friendly = ` ${text}`;
+  const error = workerError(err);
+  const stack = error.stack ?? null;
+  const friendly = ` ${error.message}`;
   const details = {
     $type: 'System.Exception, System.Private.CoreLib',
     ClassName: 'System.Exception',
@@ -134,12 +139,20 @@ export function activityFailure(name: string, err: unknown): { reason: string; d
     InnerException: {
       $type: 'Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException, Microsoft.Azure.WebJobs.Script',
       ClassName: 'Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException',
-      Message: `Result: Failure\nException: ${text}\nStack: ${stack ?? ''}`,
-      RemoteMessage: text,
+      Message: `Result: Failure\nException: ${error.message}\nStack: ${stack ?? ''}`,
+      RemoteMessage: error.message,
       RemoteStackTrace: stack,
     },
   };
   return { reason: `Activity function '${name}' failed: ${friendly}`, details: JSON.stringify(details) };
+}
+
+/** The worker's ensureErrorType: an Error as it is; anything else thrown becomes one. */
+function workerError(err: unknown): Error {
+  if (err instanceof Error) return err;
+  if (err === undefined || err === null) return new Error('Unknown error');
+  if (typeof err === 'string') return new Error(err);
+  return new Error(typeof err === 'object' ? JSON.stringify(err) : String(err));
 }
 
 /** .NET TimeSpan text ("d.hh:mm:ss"), which the library parses with moment. */

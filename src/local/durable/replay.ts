@@ -60,6 +60,8 @@ type NewWork =
 
 export interface ReplayOptions {
   instanceId: string;
+  /** The current execution: DurableTask.Core names automatic sub-orchestration ids after it. */
+  executionId: string;
   maxShortTimerMs: number;
   longTimerIntervalMs: number;
   /** Returns an error message when the named function cannot be scheduled. */
@@ -95,7 +97,6 @@ const SIX_DAYS_MS = 6 * 24 * 3600_000;
 class ShimReplay {
   readonly canceledTimers: number[] = [];
   private nextId = 0;
-  private subOrchestrationCounter = 0;
   private readonly pending = new Map<number, ScheduledWork>();
   private readonly waiters = new Map<number, Done>();
   private readonly eventWaiters = new Map<string, Done[]>();
@@ -206,34 +207,48 @@ class ShimReplay {
     this.waiters.set(id, done);
   }
 
+  /**
+   * Without an explicit id, DurableTask.Core names the child `<execution id>:<sequence number>`
+   * (src/DurableTask.Core/TaskOrchestrationContext.cs, CreateSubOrchestrationInstanceCore):
+   * the number is the id the schedule() below is about to take, and a new execution after
+   * continueAsNew has a new execution id, so names never repeat.
+   */
   private subOrchestration(action: OrchestratorAction): NewWork {
-    const instanceId = action.instanceId || `${this.options.instanceId}:${(this.subOrchestrationCounter++).toString(16).padStart(4, '0').toUpperCase()}`;
+    const explicit = action.instanceId?.trim() ? action.instanceId : undefined;
+    const instanceId = explicit ?? `${this.options.executionId}:${this.nextId}`;
     return { kind: 'subOrchestration', name: required(action.functionName), instanceId, input: action.input };
   }
 
-  /** Durable Task RetryInterceptor: a timer after every failed attempt, the last one included. */
+  /**
+   * DurableTask.Core's RetryInterceptor (src/DurableTask.Core/RetryInterceptor.cs): after a
+   * failed attempt that is not the last, a timer at now + the next delay, or, once
+   * `retryTimeout` has passed, no timer and the failure at once (the JavaScript library then
+   * waits for a timer that never comes: azure-functions-durable-js issue #629). After the last
+   * failed attempt, whatever the timeout, a "dummy timer for back-compat" due at the current
+   * time, then the failure: the library expects a timer after every failure.
+   */
   private retry(action: OrchestratorAction, attempt: (done: Done) => void, done: Done): void {
     const options = required(action.retryOptions);
     const firstAttempt = this.currentUtc.getTime();
-    let attemptNumber = 0;
+    let retryCount = 0;
     const run = (): void =>
       attempt((ok) => {
         if (ok) return done(true);
-        const delay = this.nextRetryDelay(options, attemptNumber, firstAttempt);
+        if (retryCount + 1 >= options.maxNumberOfAttempts) return this.schedule({ kind: 'timer', fireAt: new Date(this.currentUtc) }, () => done(false));
+        const delay = this.nextRetryDelay(options, retryCount, firstAttempt);
         if (delay <= 0) return done(false);
         this.schedule({ kind: 'timer', fireAt: new Date(this.currentUtc.getTime() + delay) }, () => {
-          attemptNumber++;
-          if (attemptNumber < options.maxNumberOfAttempts) run();
-          else done(false);
+          retryCount++;
+          run();
         });
       });
     run();
   }
 
-  private nextRetryDelay(options: RetryOptionsJson, attemptNumber: number, firstAttempt: number): number {
+  private nextRetryDelay(options: RetryOptionsJson, retryCount: number, firstAttempt: number): number {
     const timeout = options.retryTimeoutInMilliseconds ?? Number.POSITIVE_INFINITY;
     if (this.currentUtc.getTime() >= firstAttempt + timeout) return 0;
-    const delay = options.firstRetryIntervalInMilliseconds * Math.pow(options.backoffCoefficient ?? 1, attemptNumber);
+    const delay = options.firstRetryIntervalInMilliseconds * Math.pow(options.backoffCoefficient ?? 1, retryCount);
     return Math.min(delay, options.maxRetryIntervalInMilliseconds ?? SIX_DAYS_MS);
   }
 

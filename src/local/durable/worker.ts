@@ -41,6 +41,7 @@ export async function runEpisode(deps: WorkerDeps, record: InstanceRecord, messa
   const answer = await askOrchestrator(deps, record, history);
   const replay = {
     instanceId: record.instanceId,
+    executionId: record.executionId,
     maxShortTimerMs: deps.limits.maxShortTimerMs,
     longTimerIntervalMs: deps.limits.longTimerIntervalMs,
     validate: validator(deps.registry),
