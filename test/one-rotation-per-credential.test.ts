@@ -52,3 +52,36 @@ describe('invariant 4: one rotation per credential, however many times it is ask
     expect(host.logs.map((l) => l.message).join('\n')).toMatch(/ignored Microsoft\.KeyVault\.SecretNearExpiry .*is no longer the live version/);
   });
 });
+
+describe('invariant 4 when the task hub answers a losing start as a success', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness([{ id: 'race-db', role: 'race_app', liveExpiresInDays: 10 }]);
+  });
+  afterAll(() => h?.stop());
+
+  it('when a timer run, an HTTP call and an event all read before any of their starts writes, then only the caller whose start created the instance says it started', async () => {
+    const host = h.newHost();
+    // Azure Storage's startNew reads, then writes; a start that loses the write is still answered as accepted.
+    host.interleaveStarts('rotate-race-db', 3);
+    const [timerDecisions, response] = (await Promise.all([
+      host.invokeTimer('scheduledRotation'),
+      host.invokeHttp('rotationApiRotate', new HttpRequest({ method: 'POST', url: 'http://localhost/api/credentials/race-db/rotate' })),
+      host.invokeEventGrid('keyVaultEvents', keyVaultEvent(h.env, { credentialId: 'race-db' })),
+    ])) as [string[], { status: number; json(): Promise<unknown> }, unknown];
+    await host.waitForCompletion('rotate-race-db', { timeoutMs: 60_000 });
+
+    const logs = host.logs.map((l) => l.message);
+    expect(logs.filter((m) => m.includes("Start of 'rotate-race-db' answered as accepted, but another start wrote the instance row first"))).toHaveLength(2);
+    const eventLine = logs.find((m) => m.startsWith('keyVaultEvents: Microsoft.KeyVault.SecretNearExpiry'))!;
+    const eventStarted = eventLine.includes('started rotate-race-db') ? 1 : 0;
+    if (!eventStarted) expect(eventLine).toContain('rotate-race-db is already running');
+    const timerStarted = timerDecisions.filter((d) => d === 'started').length;
+    expect(timerDecisions).toHaveLength(1);
+    const httpStarted = response.status === 202 ? 1 : 0;
+    if (!httpStarted) expect(await response.json()).toMatchObject({ error: { code: 'rotation-running' }, instanceId: 'rotate-race-db' });
+    expect(httpStarted + eventStarted + timerStarted).toBe(1);
+    expect(host.history('rotate-race-db').filter((e) => e.EventType === 0)).toHaveLength(1);
+    expect(h.env.vault.versions(secretNameFor('race-db'))).toHaveLength(2);
+  });
+});

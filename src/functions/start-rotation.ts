@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import { instanceIdFor, ORCHESTRATOR, type RotationRequest } from '../orchestrations/contract';
 import type { RotationReason } from '../rotation/status';
@@ -21,21 +22,30 @@ export async function currentStatus(client: DurableClient, instanceId: string): 
 }
 
 /**
- * One rotation per credential: the instance id is fixed, a running instance is reported
- * instead of replaced, and the task hub (overridableExistingInstanceStates:
- * NonRunningStates) refuses a second start that races past the status check.
+ * One rotation per credential: the instance id is fixed and a running instance is reported
+ * instead of replaced. The task hub's own check (overridableExistingInstanceStates:
+ * NonRunningStates) is not enough: on Azure Storage a second start racing past it is answered
+ * as a success although its execution never runs. So the starter puts a token of its own in
+ * the input and reports "started" only when the instance's input carries that token.
  */
 export async function startRotation(client: DurableClient, credentialId: string, reason: RotationReason, options: Pick<RotationRequest, 'mode' | 'targets'> = {}): Promise<StartResult> {
   const instanceId = instanceIdFor(credentialId);
   const before = await currentStatus(client, instanceId);
   if (isActive(before)) return { outcome: 'running', instanceId, status: before };
-  const input: RotationRequest = { credentialId, reason, ...options };
+  const startToken = randomUUID();
+  const input: RotationRequest = { credentialId, reason, ...options, startToken };
   try {
     await client.startNew(ORCHESTRATOR, { instanceId, input });
-    return { outcome: 'started', instanceId };
   } catch (error) {
     const after = await currentStatus(client, instanceId);
     if (isActive(after)) return { outcome: 'running', instanceId, status: after };
     throw error;
   }
+  return confirmStart(client, instanceId, startToken);
+}
+
+async function confirmStart(client: DurableClient, instanceId: string, startToken: string): Promise<StartResult> {
+  const status = await client.getStatus(instanceId, { showInput: true });
+  if ((status.input as RotationRequest | null)?.startToken === startToken) return { outcome: 'started', instanceId };
+  return { outcome: 'running', instanceId, status };
 }

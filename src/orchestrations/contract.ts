@@ -22,6 +22,8 @@ export interface RotationRequest {
   /** `propagate`: no new password, push the live version to `targets` (all when absent). */
   mode?: 'rotate' | 'propagate';
   targets?: string[];
+  /** A random id the starter puts in the input: the instance's input then says whose start created it. */
+  startToken?: string;
 }
 
 /** Permanent failures come back as values so the durable retry policy only sees transient ones. */
