@@ -96,3 +96,36 @@ describe('automatic sub-orchestration ids', () => {
     for (const child of children) expect(child.instanceId).toMatch(/^[0-9a-f]{32}:0$/);
   });
 });
+
+// azure-functions-durable-extension src/WebJobs.Extensions.DurableTask/ContextImplementations/
+// DurableOrchestrationContext.cs, CallDurableTaskFunctionAsync: an async method, so its refusal
+// of a child id only faults the task, and Listener/OutOfProcOrchestrationShim.cs swallows it.
+describe('explicit sub-orchestration ids the extension refuses', () => {
+  it.each([
+    ['its own id', 'selfish', 'selfish'],
+    ['an id with a leading @', 'entity-like', '@child'],
+  ])('when an orchestrator names a child with %s, then nothing is scheduled and it waits for ever, as on Azure', async (_what, instanceId, childId) => {
+    const host = newHost();
+    await host.startNew('toyNamesChild', { instanceId, input: childId });
+    await host.whenIdle();
+    expect((await host.getStatus(instanceId)).runtimeStatus).toBe('Running');
+    expect(ofType(host.history(instanceId), EventType.SubOrchestrationInstanceCreated)).toEqual([]);
+    expect(host.listInstances().map((s) => s.instanceId)).toEqual([instanceId]);
+  });
+
+  it('when a child names a grandchild after its parent, then the child waits for ever and so does the parent', async () => {
+    const host = newHost();
+    await host.startNew('toyParentOfNamer', { instanceId: 'elder' });
+    await host.whenIdle();
+    expect(host.listInstances().map((s) => [s.instanceId, s.runtimeStatus])).toEqual([
+      ['elder', 'Running'],
+      ['elder-namer', 'Running'],
+    ]);
+  });
+
+  it('when a child id breaks none of the rules, then the child runs', async () => {
+    const host = newHost();
+    await host.startNew('toyNamesChild', { instanceId: 'namer', input: 'Namer-child' });
+    expect((await host.waitForCompletion('namer')).output).toBe('child answered');
+  });
+});

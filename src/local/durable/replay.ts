@@ -62,6 +62,7 @@ export interface ReplayOptions {
   instanceId: string;
   /** The current execution: DurableTask.Core names automatic sub-orchestration ids after it. */
   executionId: string;
+  parentInstanceId?: string;
   maxShortTimerMs: number;
   longTimerIntervalMs: number;
   /** Returns an error message when the named function cannot be scheduled. */
@@ -176,8 +177,10 @@ class ShimReplay {
       case ActionType.CallActivityWithRetry:
         return this.retry(action, (attemptDone) => this.start({ ...action, actionType: ActionType.CallActivity }, attemptDone), done);
       case ActionType.CallSubOrchestrator:
+        if (this.refusesChildId(action.instanceId)) return done(false);
         return this.schedule(this.subOrchestration(action), done);
       case ActionType.CallSubOrchestratorWithRetry:
+        if (this.refusesChildId(action.instanceId)) return done(false);
         return this.retry(action, (attemptDone) => this.start({ ...action, actionType: ActionType.CallSubOrchestrator }, attemptDone), done);
       case ActionType.ContinueAsNew:
         return done(true);
@@ -205,6 +208,18 @@ class ShimReplay {
     const id = this.nextId++;
     this.pending.set(id, { ...work, id } as ScheduledWork);
     this.waiters.set(id, done);
+  }
+
+  /**
+   * The extension refuses a child id equal to this instance's or its parent's, or starting
+   * with @ (DurableOrchestrationContext.cs, CallDurableTaskFunctionAsync). That method is
+   * async, so the refusal only faults the task, which OutOfProcOrchestrationShim.cs swallows:
+   * nothing is scheduled and the orchestrator waits for a child that never comes.
+   */
+  private refusesChildId(instanceId: string | undefined): boolean {
+    if (!instanceId) return false;
+    const same = (other: string | undefined): boolean => other !== undefined && other.toLowerCase() === instanceId.toLowerCase();
+    return same(this.options.instanceId) || same(this.options.parentInstanceId) || instanceId.startsWith('@');
   }
 
   /**

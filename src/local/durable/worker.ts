@@ -42,6 +42,7 @@ export async function runEpisode(deps: WorkerDeps, record: InstanceRecord, messa
   const replay = {
     instanceId: record.instanceId,
     executionId: record.executionId,
+    parentInstanceId: record.parent?.instanceId,
     maxShortTimerMs: deps.limits.maxShortTimerMs,
     longTimerIntervalMs: deps.limits.longTimerIntervalMs,
     validate: validator(deps.registry),
