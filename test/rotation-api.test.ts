@@ -19,6 +19,7 @@ describe('the rotation HTTP API', () => {
       { id: 'api-db', role: 'api_app' },
       { id: 'slow-db', role: 'slow_app' },
       { id: 'guarded-db', role: 'guarded_app' },
+      { id: 'busy-db', role: 'busy_app' },
     ]);
   });
   afterAll(() => h?.stop());
@@ -32,13 +33,12 @@ describe('the rotation HTTP API', () => {
     expect(host.registry.trigger('keyVaultEvents')).toMatchObject({ type: 'eventGridTrigger' });
   });
 
-  it('when a rotation is requested, then 202 carries the status links, and the rotation endpoint then shows its stages and no secret', async () => {
+  it('when a rotation is requested, then 202 points at the rotation endpoint, which then shows its stages and no secret', async () => {
     const host = h.newHost();
     const response = await host.invokeHttp('rotationApiRotate', request('POST', 'credentials/api-db/rotate'));
     expect(response.status).toBe(202);
-    const links = (await response.json()) as { id: string; statusQueryGetUri: string };
-    expect(links.id).toBe('rotate-api-db');
-    expect(links.statusQueryGetUri).toContain('rotate-api-db');
+    expect(response.headers.get('location')).toBe('/api/credentials/api-db/rotation');
+    expect(await response.json()).toEqual({ id: 'rotate-api-db', instanceId: 'rotate-api-db', credentialId: 'api-db', mode: 'rotate', statusUri: '/api/credentials/api-db/rotation' });
     await host.waitForCompletion('rotate-api-db', { timeoutMs: 60_000 });
 
     const shown = await host.invokeHttp('rotationApiStatus', request('GET', 'credentials/api-db/rotation'));
@@ -67,9 +67,10 @@ describe('the rotation HTTP API', () => {
     try {
       expect((await host.invokeHttp('rotationApiRotate', request('POST', 'credentials/nope/rotate'))).status).toBe(404);
       expect((await host.invokeHttp('rotationApiStatus', request('GET', 'credentials/slow-db/rotation'))).status).toBe(404);
-      const bad = await host.invokeHttp('rotationApiRotate', request('POST', 'credentials/slow-db/rotate', { body: '{"force": true}' }));
+      const bad = await host.invokeHttp('rotationApiRotate', request('POST', 'credentials/slow-db/rotate', { body: '{"dryRun": true}' }));
       expect(bad.status).toBe(400);
-      expect(await bad.json()).toMatchObject({ error: { code: 'bad-request', message: expect.stringContaining('force') } });
+      expect(await bad.json()).toMatchObject({ error: { code: 'bad-request', message: expect.stringContaining('dryRun') } });
+      expect((await host.invokeHttp('rotationApiRotate', request('POST', 'credentials/slow-db/rotate', { body: '{"force": "yes"}' }))).status).toBe(400);
       expect(host.listInstances()).toEqual([]);
 
       expect((await host.invokeHttp('rotationApiRotate', request('POST', 'credentials/slow-db/rotate', { body: '{}' }))).status).toBe(202);

@@ -44,6 +44,7 @@ export function parseConfig(raw: unknown): RotationConfig {
     graceMinutes: c.graceMinutes ?? defaults.graceMinutes,
     password: c.password ?? defaults.password,
     confirmTimeoutMinutes: c.confirmTimeoutMinutes ?? defaults.confirmTimeoutMinutes,
+    minIntervalMinutes: c.minIntervalMinutes ?? defaults.minIntervalMinutes,
   }));
   checkUnique(resolved);
   resolved.forEach(checkTemplatesAndFormats);

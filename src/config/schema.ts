@@ -88,6 +88,7 @@ const tuning = {
   graceMinutes: z.number().int().min(0).max(7 * 24 * 60).describe('Wait after confirm before the old credential is retired'),
   password: z.object({ length: z.number().int().min(32).max(128).describe('Generated password length (at least 32)') }),
   confirmTimeoutMinutes: z.number().int().min(1).max(240).describe('How long confirm waits for restarted revisions to run healthy'),
+  minIntervalMinutes: z.number().int().min(0).max(7 * 24 * 60).describe('The API refuses (429) a manual rotate or propagate this soon after the last one completed, unless the body is {"force": true}'),
 };
 
 const credential = z
@@ -112,6 +113,7 @@ const credential = z
     graceMinutes: tuning.graceMinutes.optional().describe('Overrides defaults.graceMinutes'),
     password: tuning.password.optional().describe('Overrides defaults.password'),
     confirmTimeoutMinutes: tuning.confirmTimeoutMinutes.optional().describe('Overrides defaults.confirmTimeoutMinutes'),
+    minIntervalMinutes: tuning.minIntervalMinutes.optional().describe('Overrides defaults.minIntervalMinutes'),
     retireSessions: z.enum(['end', 'report']).default('end').describe('alternating-users: when the old login retires, end its remaining sessions, or only report how many remain'),
   })
   .superRefine((c, ctx) => {
@@ -136,9 +138,10 @@ export const configSchema = z.object({
       graceMinutes: tuning.graceMinutes.default(15),
       password: tuning.password.default({ length: 32 }),
       confirmTimeoutMinutes: tuning.confirmTimeoutMinutes.default(15),
+      minIntervalMinutes: tuning.minIntervalMinutes.default(60),
       pendingMaxAgeHours: z.number().min(1).max(720).default(6).describe('The janitor resumes or aborts a pending secret older than this'),
     })
-    .default({ rotationDays: 90, validityDays: 120, expiryMarginDays: 14, graceMinutes: 15, password: { length: 32 }, confirmTimeoutMinutes: 15, pendingMaxAgeHours: 6 }),
+    .default({ rotationDays: 90, validityDays: 120, expiryMarginDays: 14, graceMinutes: 15, password: { length: 32 }, confirmTimeoutMinutes: 15, minIntervalMinutes: 60, pendingMaxAgeHours: 6 }),
   github: z
     .object({ apiUrl: httpsUrl.default('https://api.github.com').describe('GitHub REST API base URL'), auth: githubAuth })
     .optional()
@@ -161,6 +164,7 @@ export type Credential = Omit<ParsedCredential, keyof typeof tuning> & {
   graceMinutes: number;
   password: { length: number };
   confirmTimeoutMinutes: number;
+  minIntervalMinutes: number;
 };
 
 export type GitHubSettings = NonNullable<ParsedConfig['github']>;

@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import type { DurableClient } from 'durable-functions';
+import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import type { Credential } from '../config/schema';
 import { instanceIdFor } from '../orchestrations/contract';
 import type { RotationDeps } from '../rotation/deps';
@@ -42,15 +42,34 @@ async function guarded(deps: RotationDeps, request: HttpRequest, context: Invoca
 function checkAppRole(required: string | undefined, header: string | null): (HttpResponseInit & { jsonBody: { error: { message: string } } }) | undefined {
   if (!required) return undefined;
   if (!header) return problem(401, 'unauthenticated', `this API requires a signed-in caller holding the app role ${required}`);
-  let principal: { role_typ?: string; claims?: { typ: string; val: string }[] };
-  try {
-    principal = JSON.parse(Buffer.from(header, 'base64').toString('utf8'));
-  } catch {
-    return problem(401, 'unauthenticated', 'the client principal header is not valid base64 JSON');
-  }
+  const principal = parsePrincipal(header);
+  if (!principal) return problem(401, 'unauthenticated', 'the client principal header is not a base64 JSON principal with a claims array');
   const roleTypes = new Set(['roles', 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role', principal.role_typ]);
-  const roles = (principal.claims ?? []).filter((c) => roleTypes.has(c.typ)).map((c) => c.val);
+  const roles = principal.claims.filter((c) => roleTypes.has(c.typ)).map((c) => c.val);
   return roles.includes(required) ? undefined : problem(403, 'forbidden', `the caller does not hold the app role ${required}`);
+}
+
+interface Principal {
+  role_typ?: string;
+  claims: { typ: string; val: string }[];
+}
+
+/** Undefined for anything but an object whose claims are an array of { typ, val } strings. */
+function parsePrincipal(header: string): Principal | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(header, 'base64').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const { role_typ: roleType, claims } = parsed as { role_typ?: unknown; claims?: unknown };
+  if (!Array.isArray(claims) || !claims.every(isClaim)) return undefined;
+  return { role_typ: typeof roleType === 'string' ? roleType : undefined, claims };
+}
+
+function isClaim(claim: unknown): claim is { typ: string; val: string } {
+  return typeof claim === 'object' && claim !== null && typeof (claim as { typ?: unknown }).typ === 'string' && typeof (claim as { val?: unknown }).val === 'string';
 }
 
 const rotate: Handler = (deps, client, request) => start(deps, client, request, 'rotate');
@@ -60,36 +79,69 @@ const propagate: Handler = (deps, client, request) => start(deps, client, reques
 
 async function start(deps: RotationDeps, client: DurableClient, request: HttpRequest, mode: 'rotate' | 'propagate'): Promise<HttpResponseInit> {
   const credential = deps.config.credentials.find((c) => c.id === request.params.id);
-  if (!credential) return problem(404, 'unknown-credential', `no credential with id "${request.params.id}" is configured`);
-  const bodyError = checkEmptyObjectBody(await request.text());
-  if (bodyError) return problem(400, 'bad-request', bodyError);
-  const targets = mode === 'propagate' ? await failedTargets(client, credential.id) : undefined;
+  if (!credential) return unknownCredential(request.params.id);
+  const body = parseStartBody(await request.text());
+  if (typeof body === 'string') return problem(400, 'bad-request', body);
+  const last = await currentStatus(client, instanceIdFor(credential.id));
+  const notBefore = body.force ? undefined : tooSoon(credential, mode, last, deps.now());
+  if (notBefore) return tooManyRequests(credential, notBefore, deps.now());
+  const targets = mode === 'propagate' ? failedTargets(last) : undefined;
   const result = await startRotation(client, credential.id, 'manual', { mode, targets });
   if (result.outcome === 'running') {
     const custom = result.status.customStatus as RotationStatus | undefined;
     return { status: 409, jsonBody: { error: { code: 'rotation-running', message: `a rotation of "${credential.id}" is already running` }, instanceId: result.instanceId, runtimeStatus: result.status.runtimeStatus, stage: custom?.stage } };
   }
-  return client.createCheckStatusResponse(request, result.instanceId);
+  return accepted(credential.id, result.instanceId, mode);
 }
 
-async function failedTargets(client: DurableClient, credentialId: string): Promise<string[] | undefined> {
-  const last = (await currentStatus(client, instanceIdFor(credentialId)))?.customStatus as RotationStatus | undefined;
-  const failed = (last?.targets ?? []).filter((t) => t.outcome === 'failed' && t.key).map((t) => t.key as string);
+/**
+ * Our own 202, never the Durable extension's check-status payload: its management URLs
+ * carry the system key, which starts, terminates and purges any instance.
+ */
+function accepted(credentialId: string, instanceId: string, mode: 'rotate' | 'propagate'): HttpResponseInit {
+  const location = `/api/credentials/${encodeURIComponent(credentialId)}/rotation`;
+  return { status: 202, headers: { Location: location, 'Retry-After': '10' }, jsonBody: { id: instanceId, instanceId, credentialId, mode, statusUri: location } };
+}
+
+/**
+ * When the last rotation completed less than minIntervalMinutes ago, the time it may run
+ * again. A propagate after a degraded rotation is its remedy, so it is let through: it
+ * changes no password and reaches only the targets that missed the live version.
+ */
+function tooSoon(credential: Credential, mode: 'rotate' | 'propagate', last: DurableOrchestrationStatus | undefined, now: Date): Date | undefined {
+  if (!last || String(last.runtimeStatus) !== 'Completed') return undefined;
+  if (mode === 'propagate' && (last.customStatus as RotationStatus | undefined)?.outcome === 'degraded') return undefined;
+  const notBefore = new Date(new Date(last.lastUpdatedTime).getTime() + credential.minIntervalMinutes * 60_000);
+  return notBefore > now ? notBefore : undefined;
+}
+
+function tooManyRequests(credential: Credential, notBefore: Date, now: Date): HttpResponseInit {
+  const retryAfter = Math.ceil((notBefore.getTime() - now.getTime()) / 1000);
+  const message = `credential "${credential.id}" completed a rotation less than ${credential.minIntervalMinutes} min ago; it may run again at ${notBefore.toISOString()}, or send {"force": true}`;
+  return { status: 429, headers: { 'Retry-After': String(retryAfter) }, jsonBody: { error: { code: 'too-soon', message }, notBefore: notBefore.toISOString() } };
+}
+
+function failedTargets(last: DurableOrchestrationStatus | undefined): string[] | undefined {
+  const custom = last?.customStatus as RotationStatus | undefined;
+  const failed = (custom?.targets ?? []).filter((t) => t.outcome === 'failed' && t.key).map((t) => t.key as string);
   return failed.length > 0 ? failed : undefined;
 }
 
-/** The rotation takes no parameters: an empty body or `{}`; anything else is named and refused. */
-function checkEmptyObjectBody(text: string): string | undefined {
-  if (text.trim() === '') return undefined;
+/** An empty body, `{}`, or `{"force": true}` (an operator skipping minIntervalMinutes); anything else is named and refused. */
+function parseStartBody(text: string): { force: boolean } | string {
+  if (text.trim() === '') return { force: false };
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    return 'the body is not JSON; send no body or {}';
+    return 'the body is not JSON; send no body, {} or {"force": true}';
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'the body must be a JSON object; send no body or {}';
-  const fields = Object.keys(body);
-  return fields.length > 0 ? `unknown field(s) ${fields.join(', ')}; this call takes no parameters` : undefined;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'the body must be a JSON object; send no body, {} or {"force": true}';
+  const unknown = Object.keys(body).filter((field) => field !== 'force');
+  if (unknown.length > 0) return `unknown field(s) ${unknown.map((f) => JSON.stringify(f.slice(0, 64))).join(', ')}; this call takes only force`;
+  const { force } = body as { force?: unknown };
+  if (force !== undefined && typeof force !== 'boolean') return 'force must be true or false';
+  return { force: force === true };
 }
 
 const list: Handler = async (deps, client) => {
@@ -115,11 +167,19 @@ async function describeCredential(deps: RotationDeps, client: DurableClient, c: 
 
 const rotationOf: Handler = async (deps, client, request) => {
   const credential = deps.config.credentials.find((c) => c.id === request.params.id);
-  if (!credential) return problem(404, 'unknown-credential', `no credential with id "${request.params.id}" is configured`);
+  if (!credential) return unknownCredential(request.params.id);
   const status = await currentStatus(client, instanceIdFor(credential.id));
   if (!status) return problem(404, 'no-rotation', `credential "${credential.id}" has not been rotated by this service yet`);
   return { status: 200, jsonBody: { instanceId: status.instanceId, runtimeStatus: status.runtimeStatus, createdTime: status.createdTime, lastUpdatedTime: status.lastUpdatedTime, rotation: status.customStatus ?? null } };
 };
+
+const MAX_ECHOED_ID = 128;
+
+/** A long id is not echoed: the caller chose it, and it would go into every log of the 404. */
+function unknownCredential(id: string): HttpResponseInit {
+  const named = id.length <= MAX_ECHOED_ID ? `"${id}"` : `of ${id.length} characters`;
+  return problem(404, 'unknown-credential', `no credential with id ${named} is configured`);
+}
 
 function problem(status: number, code: string, message: string) {
   return { status, jsonBody: { error: { code, message } } };
