@@ -36,8 +36,11 @@ param containerAppsRoleDefinitionId string = ''
 @description('NCRONTAB schedule of the due-check and janitor timer (ROTATOR_SCHEDULE).')
 param rotationSchedule string = '0 0 3 * * *'
 
-@description('App role an HTTP API caller must hold when App Service authentication is on (ROTATOR_REQUIRED_APP_ROLE). Empty turns the check off.')
+@description('App role an HTTP API caller must hold (ROTATOR_REQUIRED_APP_ROLE). Set, it turns on App Service authentication with Microsoft Entra, which then alone writes the caller\'s principal. Empty turns the check off.')
 param requiredAppRole string = ''
+
+@description('Client id of the Microsoft Entra app registration that defines requiredAppRole; required when requiredAppRole is set.')
+param authClientId string = ''
 
 @description('Create the Event Grid subscription from each vault to keyVaultEvents. Set it once the code is deployed: Event Grid rejects a function that does not exist yet.')
 param subscribeKeyVaultEvents bool = false
@@ -176,6 +179,7 @@ module api 'app/api.bicep' = {
     rotationSchedule: rotationSchedule
     eventsEndpoint: events.outputs.endpoint
     requiredAppRole: requiredAppRole
+    authClientId: authClientId
   }
 }
 

@@ -16,6 +16,8 @@ param rotatorConfig object
 param rotationSchedule string
 param eventsEndpoint string
 param requiredAppRole string
+@description('Client id of the Microsoft Entra app registration that defines requiredAppRole; the audience callers request tokens for.')
+param authClientId string
 
 @description('Memory of each instance. 2048 MB is the Flex Consumption default.')
 param instanceMemoryMB int = 2048
@@ -53,6 +55,48 @@ var appSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
 }
 // </app-settings>
+
+// With an app role configured, App Service authentication must stand in front: it validates
+// the caller's Entra token and is the only writer of x-ms-client-principal, whose role
+// claims the API then checks. Without it any caller could send that header.
+// https://learn.microsoft.com/azure/app-service/configure-authentication-provider-aad
+// The Key Vault event webhook is left to its system key: Event Grid's AzureFunction
+// destination signs no Entra token.
+var authentication = {
+  platform: {
+    enabled: true
+  }
+  globalValidation: {
+    requireAuthentication: true
+    unauthenticatedClientAction: 'Return401'
+    excludedPaths: [
+      '/runtime/webhooks/eventgrid'
+    ]
+  }
+  httpSettings: {
+    requireHttps: true
+  }
+  identityProviders: {
+    azureActiveDirectory: {
+      enabled: true
+      registration: {
+        clientId: authClientId
+        openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+      }
+      validation: {
+        allowedAudiences: [
+          'api://${authClientId}'
+          authClientId
+        ]
+      }
+    }
+  }
+  login: {
+    tokenStore: {
+      enabled: false
+    }
+  }
+}
 
 module functionApp 'br/public:avm/res/web/site:0.15.1' = {
   name: 'rotator-flex-consumption'
@@ -92,6 +136,7 @@ module functionApp 'br/public:avm/res/web/site:0.15.1' = {
       alwaysOn: false
     }
     appSettingsKeyValuePairs: appSettings
+    authSettingV2Configuration: empty(requiredAppRole) ? null : authentication
   }
 }
 

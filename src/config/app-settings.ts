@@ -24,6 +24,11 @@ export const APP_SETTINGS = {
     description: 'App role the App Service authentication principal must hold to call the HTTP API; empty turns the check off.',
     default: '',
   },
+  WEBSITE_AUTH_ENABLED: {
+    description: 'Set by App Service: True when App Service authentication is on. With ROTATOR_REQUIRED_APP_ROLE set the app refuses to start unless it is.',
+    default: undefined,
+    setByPlatform: true,
+  },
   AZURE_CLIENT_ID: {
     description: 'Client id of the user-assigned managed identity the service authenticates as.',
     default: '',
