@@ -24,8 +24,11 @@ param rotatorIdentityName string = ''
 @description('The credential configuration, as an object; the app reads it as inline JSON from ROTATOR_CONFIG.')
 param rotatorConfig object
 
-@description('Key Vaults the rotator uses. A vault with rotated secrets gets Key Vault Secrets Officer and a system topic feeding keyVaultEvents; a vault it only reads (access: read) gets Key Vault Secrets User.')
+@description('Key Vaults the rotator uses. A vault with rotated secrets gets the custom secret-rotator role (no purge, backup or restore) and a system topic feeding keyVaultEvents; a vault it only reads (access: read) gets Key Vault Secrets User.')
 param keyVaults keyVaultRef[] = []
+
+@description('Resource id of an existing custom role granting exactly the Key Vault secret data actions of infra/app/key-vault-role.bicep. Empty: this deployment creates one at subscription scope.')
+param keyVaultRoleDefinitionId string = ''
 
 @description('Resource groups of the Container Apps to restart after a rotation: the only scopes of the custom restart role.')
 param containerAppsResourceGroups resourceGroupRef[] = []
@@ -75,6 +78,10 @@ var containerAppsScopes = [
   for group in containerAppsResourceGroups: '/subscriptions/${group.?subscriptionId ?? subscription().subscriptionId}/resourceGroups/${group.name}'
 ]
 var createContainerAppsRole = !empty(containerAppsResourceGroups) && empty(containerAppsRoleDefinitionId)
+var rotatedVaultScopes = [
+  for vault in filter(keyVaults, v => (v.?access ?? 'rotate') == 'rotate'): '/subscriptions/${vault.?subscriptionId ?? subscription().subscriptionId}/resourceGroups/${vault.?resourceGroup ?? resourceGroup().name}/providers/Microsoft.KeyVault/vaults/${vault.name}'
+]
+var createKeyVaultRole = !empty(rotatedVaultScopes) && empty(keyVaultRoleDefinitionId)
 
 module identity 'br/public:avm/res/managed-identity/user-assigned-identity:0.4.1' = {
   name: 'rotatorIdentity'
@@ -213,6 +220,7 @@ module keyVaultAccess 'app/key-vault.bicep' = [
       systemTopicName: vault.?systemTopicName ?? '${abbrs.eventGridSystemTopics}${vault.name}'
       tags: tags
       rotatorPrincipalId: identity.outputs.principalId
+      secretRotatorRoleId: createKeyVaultRole ? keyVaultRole!.outputs.roleDefinitionId : keyVaultRoleDefinitionId
       eventGridIdentityId: eventGridIdentity.outputs.resourceId
       subscribeToEvents: subscribeKeyVaultEvents
       functionAppId: api.outputs.resourceId
@@ -226,8 +234,17 @@ module keyVaultAccess 'app/key-vault.bicep' = [
   }
 ]
 
-// The one subscription-scope resource, and only when no existing role is given: a role
-// definition (not an assignment), assignable on the listed resource groups alone.
+// The subscription-scope resources, each only when no existing role is given: role
+// definitions (not assignments), assignable on the listed vaults or resource groups alone.
+module keyVaultRole 'app/key-vault-role.bicep' = if (createKeyVaultRole) {
+  name: '${resourceToken}-key-vault-role'
+  scope: subscription()
+  params: {
+    roleName: 'Key Vault secret rotator (${environmentName}-${resourceToken})'
+    assignableScopes: rotatedVaultScopes
+  }
+}
+
 module containerAppsRole 'app/container-apps-role.bicep' = if (createContainerAppsRole) {
   name: '${resourceToken}-container-apps-role'
   scope: subscription()

@@ -3,6 +3,7 @@ import { basename, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bicepFiles, INFRA, matchingBrace } from './support/bicep';
 import { CONTAINER_APPS_ACTIONS } from '../src/targets/arm-actions';
+import { KEY_VAULT_DATA_ACTIONS, KEY_VAULT_SECRET_PERMISSIONS } from '../src/targets/key-vault-actions';
 
 
 /**
@@ -11,7 +12,6 @@ import { CONTAINER_APPS_ACTIONS } from '../src/targets/arm-actions';
  */
 const DOCUMENTED_BUILT_IN_ROLES: Record<string, string> = {
   'EventGrid Data Sender': 'd5a91429-5739-47e2-a06b-3470a27159e7',
-  'Key Vault Secrets Officer': 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
   'Key Vault Secrets User': '4633458b-17de-408a-b874-0445c86b69e6',
   'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb',
   'Storage Blob Data Contributor': 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
@@ -55,15 +55,32 @@ describe('infrastructure role definitions and assignments', () => {
     expect(main).toMatch(/assignableScopes:\s*containerAppsScopes\s*\n/);
   });
 
-  it('when a file targets the subscription, then it defines the custom role and assigns nothing', () => {
+  it('when a file targets the subscription, then it defines a custom role and assigns nothing', () => {
     const wide = bicepFiles().filter((file) => /^targetScope\s*=\s*'(subscription|managementGroup|tenant)'/m.test(read(file)));
-    expect(wide.map((file) => relative(INFRA, file))).toEqual(['app/container-apps-role.bicep']);
-    const text = read(wide[0]);
-    expect(resourceTypes(text)).toEqual(['Microsoft.Authorization/roleDefinitions']);
+    expect(wide.map((file) => relative(INFRA, file))).toEqual(['app/container-apps-role.bicep', 'app/key-vault-role.bicep']);
+    for (const file of wide) expect(resourceTypes(read(file))).toEqual(['Microsoft.Authorization/roleDefinitions']);
     const modulesAtSubscription = modules(read(join(INFRA, 'main.bicep')))
       .filter((m) => /^\s*scope: subscription\(\)\s*$/m.test(m.body))
       .map((m) => m.path);
-    expect(modulesAtSubscription).toEqual(['app/container-apps-role.bicep']);
+    expect(modulesAtSubscription.sort()).toEqual(['app/container-apps-role.bicep', 'app/key-vault-role.bicep']);
+  });
+
+  it('when the Key Vault role is defined, then it allows exactly the secret data actions the Key Vault adapter uses, which the emulator enforces in every test: no purge, backup or restore', () => {
+    const text = read(join(INFRA, 'app', 'key-vault-role.bicep'));
+    expect(stringList(text, 'var secretRotationDataActions =')).toEqual([...KEY_VAULT_DATA_ACTIONS]);
+    expect(text).toMatch(/dataActions:\s*secretRotationDataActions\s*\n/);
+    for (const other of ['actions', 'notActions', 'notDataActions']) expect(text).toMatch(new RegExp(`\\b${other}: \\[\\]`));
+    expect(text).not.toContain('*');
+    expect(KEY_VAULT_DATA_ACTIONS.filter((a) => /purge|backup|restore|keys|certificates/i.test(a))).toEqual([]);
+    expect(KEY_VAULT_SECRET_PERMISSIONS).toEqual(['get', 'list', 'set', 'delete', 'recover']);
+    expect(read(join(INFRA, '..', 'src', 'local', 'environment.ts'))).toContain('vault.grant(serviceToken, KEY_VAULT_SECRET_PERMISSIONS);');
+  });
+
+  it('when the Key Vault role is defined, then it is assignable only on the vaults holding rotated secrets', () => {
+    expect(read(join(INFRA, 'app', 'key-vault-role.bicep'))).toMatch(/assignableScopes:\s*assignableScopes\s*\n/);
+    const main = read(join(INFRA, 'main.bicep'));
+    expect(main).toMatch(/for vault in filter\(keyVaults, v => \(v\.\?access \?\? 'rotate'\) == 'rotate'\): '\/subscriptions\/\$\{[^}]+\}\/resourceGroups\/\$\{[^}]+\}\/providers\/Microsoft\.KeyVault\/vaults\/\$\{vault\.name\}'/);
+    expect(main).toMatch(/assignableScopes:\s*rotatedVaultScopes\s*\n/);
   });
 
   it('when a role is assigned, then it is named guid(scope, principal, role) on the resource it concerns, and only the Container Apps role covers a resource group', () => {
@@ -90,14 +107,16 @@ describe('infrastructure role definitions and assignments', () => {
     expect(assignments.every((a) => a.scope !== 'subscription()' && a.scope !== 'resourceGroup()')).toBe(true);
   });
 
-  it('when the rotator identity touches Key Vault, then it holds a secrets role on each named vault only: Officer where it rotates, User where it reads', () => {
+  it('when the rotator identity touches Key Vault, then it holds one secrets role on each named vault only: the custom role where it rotates, Secrets User where it reads', () => {
     const text = read(join(INFRA, 'app', 'key-vault.bicep'));
     const [secrets] = roleAssignments(join(INFRA, 'app', 'key-vault.bicep'));
     expect(secrets.scope).toBe('vault');
-    expect(secrets.roleDefinitionId).toContain('secretsRole');
-    expect(text).toContain(`var secretsRole = rotatesSecrets ? builtInRoles['Key Vault Secrets Officer'] : builtInRoles['Key Vault Secrets User']`);
+    expect(secrets.roleDefinitionId).toBe('secretsRoleId');
+    expect(text).toContain(`var secretsRoleId = rotatesSecrets ? secretRotatorRoleId : subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles['Key Vault Secrets User'])`);
     expect(text).toMatch(/resource vault 'Microsoft\.KeyVault\/vaults@[\d-]+' existing = \{\s*name: keyVaultName/);
-    expect(read(join(INFRA, 'main.bicep'))).toMatch(/module keyVaultAccess 'app\/key-vault\.bicep' = \[\s*for \(vault, i\) in keyVaults:/);
+    const main = read(join(INFRA, 'main.bicep'));
+    expect(main).toMatch(/module keyVaultAccess 'app\/key-vault\.bicep' = \[\s*for \(vault, i\) in keyVaults:/);
+    expect(main).toContain('secretRotatorRoleId: createKeyVaultRole ? keyVaultRole!.outputs.roleDefinitionId : keyVaultRoleDefinitionId');
   });
 });
 

@@ -14,6 +14,8 @@ param location string
 param systemTopicName string
 param tags object = {}
 param rotatorPrincipalId string
+@description('Resource id of the custom role from key-vault-role.bicep; used when rotatesSecrets.')
+param secretRotatorRoleId string
 @description('Identity Event Grid uses to write undeliverable events to the dead-letter container.')
 param eventGridIdentityId string
 @description('False until the code is deployed: Event Grid rejects an Azure Function destination that does not exist yet.')
@@ -26,17 +28,20 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
 
-// Officer: read, write and delete secrets and their versions (the live secret, its -pending
-// twin, derived secrets). User: read secret values. Neither touches keys, certificates or
-// access. Scoping to single secrets is not possible: the pending and derived secrets do not
-// exist before a rotation. Works only on vaults that use the Azure RBAC permission model.
-var secretsRole = rotatesSecrets ? builtInRoles['Key Vault Secrets Officer'] : builtInRoles['Key Vault Secrets User']
+// A vault holding rotated secrets: the custom role of key-vault-role.bicep (read, write, tag,
+// soft-delete, recover; never purge, backup or restore). A vault the rotator only reads:
+// Key Vault Secrets User (read values and metadata). Neither touches keys, certificates or
+// access. The assignment covers the whole vault: the pending and derived secrets do not exist
+// before a rotation and the pending one is deleted after each, so per-secret assignments
+// cannot follow them; keep the rotated secrets in a vault of their own (README, Security).
+// Works only on vaults that use the Azure RBAC permission model.
+var secretsRoleId = rotatesSecrets ? secretRotatorRoleId : subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles['Key Vault Secrets User'])
 
 resource secretsAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, rotatorPrincipalId, secretsRole)
+  name: guid(vault.id, rotatorPrincipalId, secretsRoleId)
   scope: vault
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsRole)
+    roleDefinitionId: secretsRoleId
     principalId: rotatorPrincipalId
     principalType: 'ServicePrincipal'
   }

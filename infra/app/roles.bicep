@@ -4,7 +4,6 @@
 @export()
 var builtInRoles = {
   'EventGrid Data Sender': 'd5a91429-5739-47e2-a06b-3470a27159e7'
-  'Key Vault Secrets Officer': 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   'Key Vault Secrets User': '4633458b-17de-408a-b874-0445c86b69e6'
   'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb'
   'Storage Blob Data Contributor': 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'

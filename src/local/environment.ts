@@ -17,6 +17,7 @@ import { GitHubEmulator } from './emulators/github';
 import { KeyVaultEmulator } from './emulators/key-vault';
 import { loopbackAzureOptions, loopbackFetch, StaticTokenCredential } from './loopback-clients';
 import { psql } from './psql-script';
+import { KEY_VAULT_SECRET_PERMISSIONS } from '../targets/key-vault-actions';
 
 export const LOCAL_DATABASE = 'appdb';
 export const LOCAL_SUBSCRIPTION = '00000000-0000-4000-8000-00000000a11c';
@@ -86,7 +87,7 @@ export async function startLocalEnvironment(specs: LocalCredentialSpec[], option
     await postgres.stop();
   };
   try {
-    vault.grant(serviceToken, ['get', 'list', 'set', 'delete', 'recover']);
+    vault.grant(serviceToken, KEY_VAULT_SECRET_PERMISSIONS);
     const rotatorPassword = generatePassword(32);
     vault.seed(ADMIN_SECRET, rotatorPassword);
     vault.seed(GITHUB_TOKEN_SECRET, githubToken);
