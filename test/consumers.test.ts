@@ -13,7 +13,7 @@ describe('the consumers: GitHub secrets, Container Apps and derived secrets', ()
         id: 'shop-db',
         role: 'shop_app',
         derived: [
-          { secret: 'shop-db-url', template: 'postgresql://{user}:{password}@{host}:{port}/{database}?sslmode=require' },
+          { secret: 'shop-db-url', template: 'postgresql://{user}:{password}@{host}:{port}/{database}?sslmode={sslmode}' },
           { secret: 'shop-db-config', template: yamlTemplate },
         ],
         github: [
@@ -36,10 +36,10 @@ describe('the consumers: GitHub secrets, Container Apps and derived secrets', ()
     const password = h.liveValue('shop-db');
     const { host, port } = h.env.postgres;
     const url = `postgresql://shop_app:${encodeURIComponent(password)}@${host}:${port}/appdb`;
-    expect(h.env.vault.currentValue('shop-db-url')).toBe(`${url}?sslmode=require`);
+    expect(h.env.vault.currentValue('shop-db-url')).toBe(`${url}?sslmode=verify-full`);
     expect(h.env.vault.currentValue('shop-db-config')).toBe(`database:\n  dsn: ${url}\n  password: ${password}\n`);
     expect(h.env.github.secretValue({ repo: 'acme/shop', name: 'DB_PASSWORD' })).toBe(password);
-    expect(h.env.github.secretValue({ repo: 'acme/shop', environment: 'production', name: 'DATABASE_URL' })).toBe(`${url}?sslmode=require`);
+    expect(h.env.github.secretValue({ repo: 'acme/shop', environment: 'production', name: 'DATABASE_URL' })).toBe(`${url}?sslmode=verify-full&sslrootcert=system`);
     expect(h.env.github.secretValue({ org: 'acme', name: 'SHOP_DB_CONFIG' })).toBe(h.env.vault.currentValue('shop-db-config'));
 
     const promotedAt = h.env.vault.versions(secretNameFor('shop-db')).at(-1)!.createdOn.getTime();

@@ -3,11 +3,12 @@ import { parse as parseYaml } from 'yaml';
 import { parseConfig } from '../src/config/load';
 import { RotationError } from '../src/errors';
 import { PASSWORD_ALPHABET } from '../src/rotation/password';
-import { DATABASE_URL_TEMPLATE, renderConsumerValue, renderTemplate, validateTemplate, type TemplateFields } from '../src/rotation/templates';
+import { databaseUrlTemplate, renderConsumerValue, renderTemplate, validateTemplate, type TemplateFields } from '../src/rotation/templates';
 
 // Every character the generator draws from, then reserved ones a URI would misread.
 const PASSWORD = `${PASSWORD_ALPHABET}@:/?#%+ `;
-const FIELDS: TemplateFields = { user: 'zep_user', password: PASSWORD, host: 'ctxeco-db.postgres.database.azure.com', port: 5432, database: 'zep' };
+const FIELDS: TemplateFields = { user: 'zep_user', password: PASSWORD, host: 'ctxeco-db.postgres.database.azure.com', port: 5432, database: 'zep', sslmode: 'verify-full' };
+const DATABASE_URL_TEMPLATE = databaseUrlTemplate('verify-full');
 
 function credential(patch: { derived?: Array<{ secret: string; template: string }>; github?: Array<Record<string, unknown>> } = {}) {
   return {
@@ -40,11 +41,25 @@ describe('rendering derived values', () => {
     expect(url.protocol).toBe('postgresql:');
     expect(decodeURIComponent(url.username)).toBe('zep_user');
     expect(decodeURIComponent(url.password)).toBe(PASSWORD);
-    expect([url.hostname, url.port, url.pathname, url.search]).toEqual([FIELDS.host, '5432', '/zep', '?sslmode=require']);
+    expect([url.hostname, url.port, url.pathname, url.search]).toEqual([FIELDS.host, '5432', '/zep', '?sslmode=verify-full&sslrootcert=system']);
     expect(url.hash).toBe('');
     // The generator's alphabet is unreserved: it passes through unescaped; only the contrived characters are escaped.
     expect(rendered).toContain(`:${PASSWORD_ALPHABET}%40%3A%2F%3F%23%25%2B%20@`);
     expect(rendered).toBe(renderTemplate(DATABASE_URL_TEMPLATE, FIELDS));
+  });
+
+  it('when the database name holds URI delimiters or the host is IPv6, then the URL keeps its query: the name is percent-encoded, the address bracketed', () => {
+    const rendered = renderConsumerValue('database-url', { ...FIELDS, database: 'sales#eu?x/y', host: '2001:db8::7' }, []);
+    const url = new URL(rendered);
+    expect(decodeURIComponent(url.pathname.slice(1))).toBe('sales#eu?x/y');
+    expect([url.hostname, url.search, url.hash]).toEqual(['[2001:db8::7]', '?sslmode=verify-full&sslrootcert=system', '']);
+    expect(renderTemplate('host={host} dbname={database}', { ...FIELDS, database: 'sales#eu', host: '2001:db8::7' })).toBe('host=2001:db8::7 dbname=sales#eu');
+  });
+
+  it('when a credential sets consumerSslMode, then database-url carries it, with sslrootcert=system only for the verifying modes', () => {
+    expect(new URL(renderConsumerValue('database-url', { ...FIELDS, sslmode: 'verify-ca' }, [])).search).toBe('?sslmode=verify-ca&sslrootcert=system');
+    expect(new URL(renderConsumerValue('database-url', { ...FIELDS, sslmode: 'require' }, [])).search).toBe('?sslmode=require');
+    expect(renderTemplate('sslmode={sslmode}', FIELDS)).toBe('sslmode=verify-full');
   });
 
   it('when a YAML document embeds a DSN, then only the DSN is encoded and the plain password line stays raw', () => {

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { RotationError } from '../errors';
 import { BUILTIN_FORMATS, validateTemplate } from '../rotation/templates';
 import { configSchema, type Credential, type RotationConfig } from './schema';
+import { duplicateJsonKey, unknownKeys, type UnknownKey } from './strict';
 
 function configError(message: string): RotationError {
   return new RotationError({ code: 'invalid-config', stage: 'config', message });
@@ -17,10 +18,12 @@ export function loadConfig(source: string | undefined): RotationConfig {
   const isYaml = !source.trim().startsWith('{') && ['.yaml', '.yml'].includes(extname(source).toLowerCase());
   let raw: unknown;
   try {
-    raw = isYaml ? parseYaml(text) : JSON.parse(text);
+    raw = isYaml ? parseYaml(text, { uniqueKeys: true }) : JSON.parse(text);
   } catch (error) {
     throw configError(`the configuration is not valid ${isYaml ? 'YAML' : 'JSON'}: ${(error as Error).message}`);
   }
+  const duplicate = isYaml ? undefined : duplicateJsonKey(text);
+  if (duplicate) throw configError(`${duplicate.path || '(root)'}: key "${duplicate.key}" is given twice; JSON would silently keep the last one`);
   return parseConfig(raw);
 }
 
@@ -33,6 +36,8 @@ function readConfigFile(path: string): string {
 }
 
 export function parseConfig(raw: unknown): RotationConfig {
+  const unknown = unknownKeys(raw);
+  if (unknown.length > 0) throw configError(unknown.map((u) => describeUnknownKey(raw, u)).join('; '));
   const result = configSchema.safeParse(raw);
   if (!result.success) throw configError(describeIssues(raw, result.error.issues));
   const { defaults, credentials } = result.data;
@@ -67,6 +72,20 @@ function describeIssues(raw: unknown, issues: z.core.$ZodIssue[]): string {
       return `${issue.path.join('.') || '(root)'}: ${issue.message}`;
     })
     .join('; ');
+}
+
+function describeUnknownKey(raw: unknown, u: UnknownKey): string {
+  const hint = u.nearest ? `; did you mean ${u.nearest}?` : '';
+  return describePath(raw, u.path, `has unknown key "${u.key.slice(0, 64)}"${hint}`);
+}
+
+function describePath(raw: unknown, path: PropertyKey[], message: string): string {
+  const [head, index, ...rest] = path;
+  if (head === 'credentials' && typeof index === 'number') {
+    const id = credentialIdAt(raw, index);
+    return `${id ? `credential "${id}"` : `credentials[${index}]`}: ${rest.length > 0 ? `${rest.join('.')} ` : ''}${message}`;
+  }
+  return `${path.join('.') || '(root)'} ${message}`;
 }
 
 function credentialIdAt(raw: unknown, index: number): string | undefined {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -11,6 +12,41 @@ const identifier = z
 
 // Leaves room for the "-pending" suffix within Key Vault's 127-character limit.
 const secretName = z.string().regex(/^[0-9a-zA-Z-]{1,119}$/, 'must be a Key Vault secret name: letters, digits and dashes, at most 119 characters');
+
+// A DNS name (labels of letters, digits and inner dashes) or an IP address: nothing that
+// could end the host part of a URI or a libpq keyword string.
+const hostName = z
+  .string()
+  .max(253)
+  .refine((h) => /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(h) || isIP(h) !== 0, 'must be a DNS host name or an IP address');
+
+// PostgreSQL allows nearly any name (`sales#eu` included; templates percent-encode it in a
+// URI), but not one longer than 63 bytes, and control characters only break scripts and logs.
+const databaseName = z
+  .string()
+  .min(1)
+  .refine((d) => Buffer.byteLength(d) <= 63, 'must be at most 63 bytes (NAMEDATALEN)')
+  .refine((d) => !/[\u0000-\u001f\u007f]/.test(d), 'must not contain control characters');
+
+// GitHub's own rules (https://docs.github.com/en/actions/security-for-github-actions/security-guides/using-secrets-in-github-actions#naming-your-secrets,
+// and the user and repository name rules of the web UI): checked here because each name
+// becomes a path segment of the REST API, where `..` would climb a level.
+const gitHubLogin = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+const gitHubRepoName = /^(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}$/;
+const gitHubRepo = z
+  .string()
+  .refine((r) => r.split('/').length === 2 && gitHubLogin.test(r.split('/')[0]) && gitHubRepoName.test(r.split('/')[1]), 'must be owner/name: an owner of letters, digits and single inner dashes (at most 39), a name of letters, digits, ".", "-" and "_" (at most 100, not "." or "..")');
+const gitHubEnvironment = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((e) => e.trim() !== '' && !/^\.{1,2}$/.test(e.trim()) && !/[\u0000-\u001f\u007f/\\?#%]/.test(e), 'must be a GitHub environment name: at most 255 characters, not "." or "..", without "/", "\\", "?", "#", "%" or control characters');
+const gitHubSecretName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a GitHub secret name: letters, digits and underscores, not starting with a digit')
+  .refine((n) => !/^GITHUB_/i.test(n), 'must not start with GITHUB_ (GitHub reserves the prefix)');
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|::1)$/i;
 
 const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' });
 
@@ -27,10 +63,14 @@ const adminAuth = z.discriminatedUnion('auth', [
 ]);
 
 const postgres = z.object({
-  host: z.string().min(1).describe('Server host name'),
+  host: hostName.describe('Server host name'),
   port: z.number().int().min(1).max(65535).default(5432).describe('Server port'),
-  database: z.string().min(1).max(63).describe('Database the probe connects to'),
-  ssl: z.enum(['require', 'disable']).default('require').describe('TLS to the server; Azure requires it'),
+  database: databaseName.describe('Database the probe connects to'),
+  ssl: z.enum(['require', 'disable']).default('require').describe('TLS from the rotator to the server, the certificate verified against the host name; disable only for a loopback host and never with Entra admin auth'),
+  consumerSslMode: z
+    .enum(['verify-full', 'verify-ca', 'require', 'disable'])
+    .default('verify-full')
+    .describe('sslmode of the database-url consumers receive ({sslmode} in templates); verify-full and verify-ca add sslrootcert=system (libpq 16+)'),
   role: identifier.optional().describe('single-user: the login role whose password rotates'),
   roles: z.tuple([identifier, identifier]).optional().describe('alternating-users: the two login roles'),
   group: identifier.optional().describe('alternating-users: the NOLOGIN group role that owns the objects'),
@@ -51,10 +91,10 @@ const keyVault = z.object({
 });
 
 const githubTarget = z.object({
-  repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name').optional().describe('Repository owner/name (repository or environment secret)'),
-  org: z.string().min(1).optional().describe('Organisation (organisation secret); exactly one of repo and org'),
-  environment: z.string().min(1).optional().describe('Deployment environment of the repository'),
-  secret: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a GitHub secret name').describe('GitHub Actions secret name'),
+  repo: gitHubRepo.optional().describe('Repository owner/name (repository or environment secret)'),
+  org: z.string().regex(gitHubLogin, 'must be a GitHub organisation name: letters, digits and single inner dashes, at most 39 characters').optional().describe('Organisation (organisation secret); exactly one of repo and org'),
+  environment: gitHubEnvironment.optional().describe('Deployment environment of the repository'),
+  secret: gitHubSecretName.describe('GitHub Actions secret name'),
   format: z.string().min(1).default('password').describe('password, database-url, or the name of a derived secret'),
 });
 
@@ -123,6 +163,8 @@ const credential = z
       else if (c.postgres.roles[0] === c.postgres.roles[1]) ctx.addIssue({ code: 'custom', path: ['postgres', 'roles'], message: 'must name two different roles' });
       if (!c.postgres.group) ctx.addIssue({ code: 'custom', path: ['postgres', 'group'], message: 'is required for the alternating-users strategy (the NOLOGIN group role)' });
     }
+    if (c.postgres.ssl === 'disable' && !LOOPBACK.test(c.postgres.host)) ctx.addIssue({ code: 'custom', path: ['postgres', 'ssl'], message: `may be disable only for a loopback host, not ${c.postgres.host}: the password and the rotator's login would cross the network in clear` });
+    if (c.postgres.ssl === 'disable' && c.postgres.admin.auth === 'entra') ctx.addIssue({ code: 'custom', path: ['postgres', 'ssl'], message: 'may not be disable with Entra admin auth: whatever answers on the port would receive the Entra token' });
     c.consumers.github.forEach((t, i) => {
       if (!t.repo === !t.org) ctx.addIssue({ code: 'custom', path: ['consumers', 'github', i], message: 'must name exactly one of repo or org' });
       if (t.org && t.environment) ctx.addIssue({ code: 'custom', path: ['consumers', 'github', i, 'environment'], message: 'applies to repository secrets only' });

@@ -9,7 +9,7 @@ const BY_TIMER: LocalCredentialSpec = { id: 'billing-db', role: 'billing_app', l
 const BY_HTTP: LocalCredentialSpec = {
   id: 'reports-db',
   role: 'reports_app',
-  derived: [{ secret: 'reports-db-url', template: 'postgresql://{user}:{password}@{host}:{port}/{database}?sslmode=require' }],
+  derived: [{ secret: 'reports-db-url', template: 'postgresql://{user}:{password}@{host}:{port}/{database}?sslmode=verify-full&sslrootcert=system' }],
   github: [{ repo: 'acme/reports', secret: 'DATABASE_URL', format: 'database-url' }],
   containerApps: [{ app: 'reports-api' }],
 };

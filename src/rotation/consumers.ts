@@ -100,7 +100,7 @@ export async function templateFields(deps: RotationDeps, credential: Credential,
   const [live, password] = await Promise.all([vault.latest('propagate', credential.keyVault.secret), vault.value('propagate', credential.keyVault.secret, liveVersion)]);
   const user = live?.tags[TAG.role] ?? credential.postgres.role;
   if (!user) throw new RotationError({ code: 'unknown-role', stage: 'propagate', message: `credential "${credential.id}": the live version carries no role tag` });
-  return { user, password, host: credential.postgres.host, port: credential.postgres.port, database: credential.postgres.database };
+  return { user, password, host: credential.postgres.host, port: credential.postgres.port, database: credential.postgres.database, sslmode: credential.postgres.consumerSslMode };
 }
 
 function appRef(credential: Credential, index: number): ContainerAppRef {

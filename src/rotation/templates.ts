@@ -2,9 +2,10 @@ import { RotationError } from '../errors';
 
 /**
  * Derived values (a connection URL, a YAML document with a DSN) rendered from the new
- * credential. Placeholders are `{user} {password} {host} {port} {database}`.
+ * credential. Placeholders are `{user} {password} {host} {port} {database} {sslmode}`.
  *
- * Inside a URI, user and password are percent-encoded; elsewhere every value is inserted
+ * Inside a URI, user, password and database are percent-encoded (`sales#eu` would end the
+ * path and drop the query) and an IPv6 host is bracketed; elsewhere every value is inserted
  * raw. A URI is any `scheme://` token of the template, up to the next whitespace, so a
  * YAML line `url: postgresql://{user}:{password}@{host}/{database}` encodes while a
  * `password: {password}` line beside it does not. The decision is made on the template,
@@ -17,19 +18,28 @@ export interface TemplateFields {
   host: string;
   port: number | string;
   database: string;
+  /** postgres.consumerSslMode: what consumers' clients check of the server's certificate. */
+  sslmode: string;
 }
 
-export const TEMPLATE_FIELDS: readonly (keyof TemplateFields)[] = ['user', 'password', 'host', 'port', 'database'];
+export const TEMPLATE_FIELDS: readonly (keyof TemplateFields)[] = ['user', 'password', 'host', 'port', 'database', 'sslmode'];
 
-/** What `format: database-url` means for a consumer. */
-export const DATABASE_URL_TEMPLATE = 'postgresql://{user}:{password}@{host}:{port}/{database}?sslmode=require';
+/**
+ * What `format: database-url` means for a consumer. libpq, psycopg and pgx take `require`
+ * without checking the certificate; verify-full checks it against the host, here with the
+ * system's trust store (`sslrootcert=system`, libpq 16+).
+ */
+export function databaseUrlTemplate(sslmode: string): string {
+  const rootCert = sslmode.startsWith('verify-') ? '&sslrootcert=system' : '';
+  return `postgresql://{user}:{password}@{host}:{port}/{database}?sslmode={sslmode}${rootCert}`;
+}
 
 /** Consumer formats that need no derived secret. */
 export const BUILTIN_FORMATS = ['password', 'database-url'] as const;
 
 const URI = /[A-Za-z][A-Za-z0-9+.-]*:\/\/\S*/g;
 const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
-const ENCODED_IN_URI = new Set<string>(['user', 'password']);
+const ENCODED_IN_URI = new Set<string>(['user', 'password', 'database']);
 
 /** The placeholder names a template uses that are not fields, each once, in order. */
 export function validateTemplate(template: string): string[] {
@@ -56,7 +66,7 @@ export function renderTemplate(template: string, fields: TemplateFields): string
 /** The value a consumer receives: the password, a database URL, or a derived secret's rendering. */
 export function renderConsumerValue(format: string, fields: TemplateFields, derived: readonly { secret: string; template: string }[]): string {
   if (format === 'password') return fields.password;
-  if (format === 'database-url') return renderTemplate(DATABASE_URL_TEMPLATE, fields);
+  if (format === 'database-url') return renderTemplate(databaseUrlTemplate(fields.sslmode), fields);
   const source = derived.find((d) => d.secret === format);
   if (!source) throw new RotationError({ code: 'invalid-config', stage: 'template', message: `format "${format}" is neither password, database-url nor a derived secret` });
   return renderTemplate(source.template, fields);
@@ -65,7 +75,9 @@ export function renderConsumerValue(format: string, fields: TemplateFields, deri
 function substitute(text: string, fields: TemplateFields, inUri: boolean): string {
   return text.replace(PLACEHOLDER, (_match, name: keyof TemplateFields) => {
     const value = String(fields[name]);
-    return inUri && ENCODED_IN_URI.has(name) ? encodeURIComponent(value) : value;
+    if (!inUri) return value;
+    if (name === 'host' && value.includes(':')) return `[${value}]`;
+    return ENCODED_IN_URI.has(name) ? encodeURIComponent(value) : value;
   });
 }
 
