@@ -1,6 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { RotationError } from '../errors';
+import { holdingSecrets, redactHeld } from '../held-secrets';
 import type { Logger, RotationDeps } from '../rotation/deps';
 import { confirmRevisions, propagateTarget } from '../rotation/consumers';
 import { publishLifecycle } from '../rotation/notify';
@@ -32,17 +33,19 @@ export function registerRotation(getDeps: () => RotationDeps): void {
 
 /**
  * Transient errors are thrown, so the durable retry policy retries them; permanent ones
- * come back as a failed envelope and end the stage at once.
+ * come back as a failed envelope and end the stage at once. Either way the error, like
+ * every log line, first loses each secret value the invocation held.
  */
 function stageHandler(stage: ActivityKind, fn: StageFn, getDeps: () => RotationDeps) {
   return async (input: unknown, context: InvocationContext): Promise<Envelope<unknown>> => {
     const started = performance.now();
-    const log = invocationLogger(context);
+    const held = new Set<string>();
+    const log = invocationLogger(context, held);
     try {
-      const value = await fn(getDeps(), input as never, log);
+      const value = await holdingSecrets(held, () => fn(getDeps(), input as never, log));
       return { ok: true, value, durationMs: Math.round(performance.now() - started) };
     } catch (caught) {
-      const error = asRotationError(stage, caught);
+      const error = withoutHeldSecrets(asRotationError(stage, caught), held);
       if (error.retryable) {
         log.warn(`${error.message} (transient, will be retried)`);
         throw error;
@@ -60,6 +63,16 @@ function asRotationError(stage: ActivityKind, error: unknown): RotationError {
   return new RotationError({ code: 'internal-error', stage, retryable: true, message: `unexpected ${(error as Error)?.name ?? 'error'} in ${stage}`, cause: error });
 }
 
-function invocationLogger(context: InvocationContext): Logger {
-  return { info: (m) => context.info(m), warn: (m) => context.warn(m), error: (m) => context.error(m) };
+/**
+ * A fresh error with the held values replaced, and no cause or stack: what the host
+ * records of a thrown error (its message and stack) must hold neither secrets nor file paths.
+ */
+function withoutHeldSecrets(error: RotationError, held: Set<string>): RotationError {
+  const clean = new RotationError({ code: error.code, stage: error.stage, retryable: error.retryable, status: error.status, message: redactHeld(error.message.slice(error.stage.length + 2), held) });
+  clean.stack = `${clean.name}: ${clean.message}`;
+  return clean;
+}
+
+function invocationLogger(context: InvocationContext, held: Set<string>): Logger {
+  return { info: (m) => context.info(redactHeld(m, held)), warn: (m) => context.warn(redactHeld(m, held)), error: (m) => context.error(redactHeld(m, held)) };
 }

@@ -229,7 +229,10 @@ class Run {
       this.log(`rotation ${this.status.rotationId ?? '(not begun)'} of ${this.status.credentialId}: failed at ${error.stage}: ${error.message}`);
     }
     const first = this.status.error as SerializedError;
-    return new Error(`rotation of ${this.status.credentialId} failed at ${first.stage}: ${first.message}`);
+    const error = new Error(`rotation of ${this.status.credentialId} failed at ${first.stage}: ${first.message}`);
+    // The host keeps the stack as the output; the status already says where it failed.
+    error.stack = `Error: ${error.message}`;
+    return error;
   }
 
   private *call<T>(kind: ActivityKind, input: unknown, retry: df.RetryOptions): Generator<Task, Envelope<T>, unknown> {
@@ -276,8 +279,23 @@ function kindOf(target: TargetKey): TargetResult['kind'] {
   return target.startsWith('github:') ? 'github' : 'container-app';
 }
 
-/** A transient failure that outlived the retry policy. */
+/** A transient failure that outlived the retry policy, with the activity's own message. */
 function exhausted(stage: ActivityKind, error: unknown): SerializedError {
-  const message = (error as { failureDetails?: { errorMessage?: string } })?.failureDetails?.errorMessage ?? (error as Error)?.message ?? String(error);
-  return { code: 'retries-exhausted', stage, retryable: true, message };
+  return { code: 'retries-exhausted', stage, retryable: true, message: causeMessage(error) };
+}
+
+/**
+ * The host prefixes "Activity function 'x' failed: " and, without failure details, the
+ * library appends the serialized exception (its stack and file paths) after a newline:
+ * `${Reason} \n ${Details}`; the reason may open with the error's name. Only the cause's
+ * own first line is kept.
+ */
+function causeMessage(error: unknown): string {
+  const raw = (error as { failureDetails?: { errorMessage?: string } })?.failureDetails?.errorMessage ?? (error as Error)?.message ?? String(error);
+  const line = raw
+    .split(/\r?\n/)[0]
+    .replace(/^(Activity|Orchestrator) function '[^']*' failed:\s*/, '')
+    .replace(/^[A-Za-z]*Error:\s*/, '')
+    .trim();
+  return line.slice(0, 1000) || 'the activity failed without a message';
 }

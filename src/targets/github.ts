@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Octokit } from '@octokit/rest';
 import * as sodiumModule from 'libsodium-wrappers';
 import { isTransient, RotationError } from '../errors';
+import { holdSecret } from '../held-secrets';
 
 type Sodium = typeof sodiumModule;
 /** The ESM build (what vitest loads) hangs the functions on `default`; the CommonJS build exports them directly. */
@@ -81,6 +82,7 @@ export class GitHubSecrets {
     const call: Call = { stage, where: describeTarget(target), hidden: [value] };
     const token = await this.token(stage);
     call.hidden.push(token);
+    holdSecret(token);
     const headers = { authorization: `token ${token}`, 'x-github-api-version': API_VERSION };
     try {
       const { data: key } = await this.send(call, (request) => this.publicKey(target, headers, request));

@@ -1,6 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { SecretClient, type SecretClientOptions, type SecretProperties } from '@azure/keyvault-secrets';
 import { isTransient, RotationError } from '../errors';
+import { holdSecret } from '../held-secrets';
 
 /** What the rest of the service may see of a secret version: never its value. */
 export interface SecretVersionInfo {
@@ -34,6 +35,7 @@ export class KeyVaultSecrets {
   async latest(stage: string, name: string): Promise<SecretVersionInfo | undefined> {
     try {
       const secret = await this.client.getSecret(name);
+      holdSecret(secret.value);
       return describe(secret.properties);
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
@@ -47,6 +49,7 @@ export class KeyVaultSecrets {
     try {
       const secret = await this.client.getSecret(name, { version });
       if (secret.value === undefined) throw new RotationError({ code: 'secret-empty', stage, message: `${what}: no value` });
+      holdSecret(secret.value);
       return secret.value;
     } catch (error) {
       throw classifyKeyVaultError(stage, what, error);
@@ -55,6 +58,7 @@ export class KeyVaultSecrets {
 
   /** Writes a new version; a soft-deleted name is recovered first, since Key Vault refuses to reuse it. */
   async write(stage: string, name: string, value: string, options: WriteOptions): Promise<SecretVersionInfo> {
+    holdSecret(value);
     const set = () => this.client.setSecret(name, value, { tags: options.tags, expiresOn: options.expiresOn, contentType: options.contentType ?? 'text/plain' });
     try {
       try {
@@ -142,8 +146,21 @@ export function classifyKeyVaultError(stage: string, what: string, error: unknow
   if (error instanceof RotationError) return error;
   const status = statusOf(error);
   const code = (error as { code?: string })?.code;
-  const serviceMessage = ((error as Error)?.message ?? String(error)).split('\n')[0];
+  const serviceMessage = keyVaultServiceMessage(error);
   const retryable = isTransient(status, code);
   const kind = status === 401 || status === 403 ? 'key-vault-forbidden' : status === 404 ? 'secret-not-found' : retryable ? 'key-vault-unavailable' : 'key-vault-error';
-  return new RotationError({ code: kind, stage, retryable, status, message: `${what} failed: Key Vault ${status ?? code ?? 'error'}: ${serviceMessage}` });
+  return new RotationError({ code: kind, stage, retryable, status, message: `${what} failed: Key Vault ${status ?? code ?? 'error'}${serviceMessage ? `: ${serviceMessage}` : ''}` });
+}
+
+/**
+ * Only what Key Vault said in an error body it sent (its code and message name the
+ * operation, caller and vault), or the SDK's error code. Never the SDK's own message: for a
+ * response it could not parse, a malformed 200 included, that quotes the body, value and all.
+ */
+function keyVaultServiceMessage(error: unknown): string {
+  const { statusCode, code, details } = (error ?? {}) as { statusCode?: number; code?: unknown; details?: { error?: { code?: unknown; message?: unknown } } };
+  const body = statusCode !== undefined && statusCode >= 400 ? details?.error : undefined;
+  const serviceCode = typeof body?.code === 'string' ? body.code : typeof code === 'string' && /^[A-Za-z_]{1,64}$/.test(code) ? code : undefined;
+  const message = typeof body?.message === 'string' ? body.message.split('\n')[0].slice(0, 300) : undefined;
+  return [serviceCode, message].filter(Boolean).join(' ');
 }

@@ -1,6 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { Client, DatabaseError, type ClientConfig } from 'pg';
 import { isTransient, RotationError } from '../errors';
+import { holdSecret } from '../held-secrets';
 
 export interface PostgresEndpoint {
   host: string;
@@ -23,6 +24,7 @@ export function entraTokenPassword(credential: TokenCredential): () => Promise<s
   return async () => {
     const token = await credential.getToken(ENTRA_POSTGRES_SCOPE);
     if (!token) throw new Error('no Microsoft Entra token for PostgreSQL');
+    holdSecret(token.token);
     return token.token;
   };
 }
@@ -46,6 +48,7 @@ export class PostgresTarget {
    * interleave; `login` also lets a retired login role log in again.
    */
   async setPasswordVerifier(stage: string, role: string, verifier: string, options: { login?: boolean } = {}): Promise<void> {
+    holdSecret(verifier);
     await this.asAdmin(stage, `setting the password of role ${role}`, async (client) => {
       await client.query('BEGIN');
       try {
@@ -93,6 +96,7 @@ export class PostgresTarget {
 
   /** True when the role logs in with the password; false when the server refuses it. */
   async canLogin(stage: string, role: string, password: string): Promise<boolean> {
+    holdSecret(password);
     try {
       await this.asRole(stage, role, password, async () => undefined);
       return true;
@@ -104,6 +108,7 @@ export class PostgresTarget {
 
   /** Logs in as the role, runs SELECT 1 and the optional probe query, read-only. */
   async probe(stage: string, role: string, password: string, probeQuery?: string): Promise<{ latencyMs: number }> {
+    holdSecret(password);
     const started = performance.now();
     await this.asRole(stage, role, password, async (client) => {
       await client.query('SELECT 1');
@@ -173,6 +178,18 @@ const PERMANENT_CODES: Record<string, string> = {
   '3D000': 'unknown-database',
 };
 
+/**
+ * Only the server's text of error classes that name objects, never data: a data exception
+ * (22), an integrity violation (23) or a raised exception (P0) from the probe can quote a
+ * row's values. The detail only for 42501, where PostgreSQL 16+ names the missing CREATEROLE
+ * or ADMIN option. The statement text is never copied.
+ */
+function serverText(code: string, error: DatabaseError): string {
+  if (!/^(08|28|3D|3F|40|42|53|55|57)/.test(code)) return '';
+  const detail = code === '42501' && error.detail ? `. ${error.detail}` : '';
+  return `: ${error.message}${detail}`.split('\n')[0].slice(0, 400);
+}
+
 /** Server messages name roles, never passwords; the statement text is not copied. */
 export function classifyPostgresError(stage: string, what: string, error: unknown): RotationError {
   if (error instanceof RotationError) return error;
@@ -183,8 +200,7 @@ export function classifyPostgresError(stage: string, what: string, error: unknow
       code: PERMANENT_CODES[code] ?? (transient ? 'postgres-unavailable' : 'postgres-error'),
       stage,
       retryable: transient,
-      // The detail says why (PostgreSQL 16+ names the missing CREATEROLE or ADMIN option).
-      message: `${what} failed: PostgreSQL ${code}: ${error.message}${error.detail ? `. ${error.detail}` : ''}`,
+      message: `${what} failed: PostgreSQL ${code}${serverText(code, error)}`,
     });
   }
   const err = error as NodeJS.ErrnoException;
