@@ -23,6 +23,8 @@ export interface CompositionOptions {
   /** For GitHub behind a loopback certificate, and shorter rate-limit waits in tests. */
   github?: { fetch?: typeof fetch; maxWaitMs?: number };
   armClientOptions?: ContainerAppsAPIClientOptionalParams;
+  /** For a PostgreSQL server behind a loopback certificate. */
+  postgresCa?: string;
 }
 
 /** Wires adapters to configuration. Production and the local sandbox differ only in the options. */
@@ -49,7 +51,7 @@ export function composeDeps(options: CompositionOptions): RotationDeps {
     github: () => (github ??= gitHubSecrets(options, vault)),
     containerApps: () => (containerApps ??= new ContainerApps({ endpoint: options.config.arm.endpoint, credential: options.credential, clientOptions: options.armClientOptions })),
     vault,
-    postgres: (c) => new PostgresTarget({ host: c.postgres.host, port: c.postgres.port, database: c.postgres.database, ssl: c.postgres.ssl, connectTimeoutSeconds: c.postgres.connectTimeoutSeconds }, adminLogin(c)),
+    postgres: (c) => new PostgresTarget({ host: c.postgres.host, port: c.postgres.port, database: c.postgres.database, ssl: c.postgres.ssl, connectTimeoutSeconds: c.postgres.connectTimeoutSeconds, ca: options.postgresCa }, adminLogin(c)),
     now: options.now ?? (() => new Date()),
     events: options.events && lifecycleEvents(options.events.endpoint, options.events.key, options.credential, options.events.clientOptions),
     requiredAppRole: options.requiredAppRole,

@@ -4,6 +4,7 @@ import { composeDeps } from '../src/composition';
 import { parseConfig } from '../src/config/load';
 import { DurableHost, installFunctionsCore } from '../src/local/durable-host';
 import { ManagedIdentityEmulator } from '../src/local/emulators/managed-identity';
+import { startPostgresTlsFront, type PostgresTlsFront } from '../src/local/postgres-tls-front';
 import { LOCAL_DATABASE, ROTATOR_ROLE, secretNameFor, startLocalEnvironment, type LocalEnvironment } from '../src/local/environment';
 import { loopbackAzureOptions } from '../src/local/loopback-clients';
 import { instanceIdFor, ORCHESTRATOR } from '../src/orchestrations/contract';
@@ -15,6 +16,7 @@ import { ENTRA_POSTGRES_SCOPE } from '../src/targets/postgres';
 describe('the rotator logs in to PostgreSQL with a Microsoft Entra token', () => {
   let env: LocalEnvironment;
   let mi: ManagedIdentityEmulator;
+  let front: PostgresTlsFront;
   const saved = { ...process.env };
 
   beforeAll(async () => {
@@ -26,9 +28,12 @@ describe('the rotator logs in to PostgreSQL with a Microsoft Entra token', () =>
     await admin.query(`ALTER ROLE ${ROTATOR_ROLE} PASSWORD ${admin.escapeLiteral(await scramSha256Verifier(mi.tokenFor(ENTRA_POSTGRES_SCOPE)))}`);
     await admin.end();
     env.vault.grant(mi.tokenFor('https://vault.azure.net'), ['get', 'list', 'set', 'delete', 'recover']);
+    // The token may only travel over verified TLS: the server is reached through a TLS-only front.
+    front = await startPostgresTlsFront(env.postgres);
   });
   afterAll(async () => {
     process.env = saved;
+    await front?.stop();
     await env?.stop();
     await mi?.stop();
   });
@@ -36,13 +41,14 @@ describe('the rotator logs in to PostgreSQL with a Microsoft Entra token', () =>
   it('when admin auth is entra, then the managed identity token is the password and the rotation succeeds', async () => {
     const credential = env.config.credentials[0];
     const config = parseConfig({
-      credentials: [{ ...credential, postgres: { ...credential.postgres, admin: { auth: 'entra', user: ROTATOR_ROLE } } }],
+      credentials: [{ ...credential, postgres: { ...credential.postgres, port: front.port, ssl: 'require', admin: { auth: 'entra', user: ROTATOR_ROLE } } }],
     });
     const deps = composeDeps({
       config,
       credential: managedIdentity(mi.clientId),
       keyVaultOptions: { ...loopbackAzureOptions(env.vault.ca), disableChallengeResourceVerification: true },
       pollIntervalMs: 10,
+      postgresCa: front.ca,
     });
     const registry = installFunctionsCore();
     registerApp(() => deps);
@@ -59,6 +65,7 @@ describe('the rotator logs in to PostgreSQL with a Microsoft Entra token', () =>
     expect(resources).toContain('https://vault.azure.net');
     const adminLogins = env.postgres.serverLog.filter((l) => l.includes(`${ROTATOR_ROLE}@${LOCAL_DATABASE}`) && l.includes('ALTER ROLE "entra_app"'));
     expect(adminLogins).toHaveLength(1);
+    expect(front.handshakes).toBeGreaterThanOrEqual(2);
     expect(env.vault.versions(secretNameFor('entra-db'))).toHaveLength(2);
   });
 });

@@ -81,7 +81,7 @@ const postgres = z.object({
 
 const derivedSecret = z.object({
   secret: secretName.describe('Name of the derived Key Vault secret'),
-  template: z.string().min(1).describe('Template over {user} {password} {host} {port} {database}'),
+  template: z.string().min(1).describe('Template over {user} {password} {host} {port} {database} {sslmode}; inside a URI, user, password and database are percent-encoded and an IPv6 host bracketed'),
 });
 
 const keyVault = z.object({

@@ -160,7 +160,9 @@ export function classifyKeyVaultError(stage: string, what: string, error: unknow
 function keyVaultServiceMessage(error: unknown): string {
   const { statusCode, code, details } = (error ?? {}) as { statusCode?: number; code?: unknown; details?: { error?: { code?: unknown; message?: unknown } } };
   const body = statusCode !== undefined && statusCode >= 400 ? details?.error : undefined;
-  const serviceCode = typeof body?.code === 'string' ? body.code : typeof code === 'string' && /^[A-Za-z_]{1,64}$/.test(code) ? code : undefined;
+  // Without a status the SDK's code (ECONNRESET) already heads the message.
+  const sdkCode = statusCode !== undefined && typeof code === 'string' && /^[A-Za-z_]{1,64}$/.test(code) ? code : undefined;
+  const serviceCode = typeof body?.code === 'string' ? body.code : sdkCode;
   const message = typeof body?.message === 'string' ? body.message.split('\n')[0].slice(0, 300) : undefined;
   return [serviceCode, message].filter(Boolean).join(' ');
 }

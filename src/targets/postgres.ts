@@ -9,6 +9,8 @@ export interface PostgresEndpoint {
   database: string;
   ssl: 'require' | 'disable';
   connectTimeoutSeconds: number;
+  /** Trust anchor for the server certificate; absent: the system's. */
+  ca?: string;
 }
 
 /** How the rotator logs in; `password` is called per connection (an Entra token expires). */
@@ -152,7 +154,7 @@ export async function withSession<T>(
     host: endpoint.host,
     port: endpoint.port,
     database: login.database ?? endpoint.database,
-    ssl: endpoint.ssl === 'require' ? { rejectUnauthorized: true, servername: endpoint.host } : false,
+    ssl: endpoint.ssl === 'require' ? { rejectUnauthorized: true, servername: endpoint.host, ca: endpoint.ca } : false,
     connectionTimeoutMillis: endpoint.connectTimeoutSeconds * 1000,
     application_name: login.applicationName,
     user: login.user,
