@@ -64,11 +64,13 @@ function asRotationError(stage: ActivityKind, error: unknown): RotationError {
 }
 
 /**
- * A fresh error with the held values replaced, and no cause or stack: what the host
- * records of a thrown error (its message and stack) must hold neither secrets nor file paths.
+ * A fresh error with the held values replaced and no stack: what the host records of a
+ * thrown error (its message and stack) must hold neither secrets nor file paths. The cause
+ * stays attached, unserialized, for the host to recognise a crashing worker.
  */
 function withoutHeldSecrets(error: RotationError, held: Set<string>): RotationError {
-  const clean = new RotationError({ code: error.code, stage: error.stage, retryable: error.retryable, status: error.status, message: redactHeld(error.message.slice(error.stage.length + 2), held) });
+  const message = redactHeld(error.message.slice(error.stage.length + 2), held);
+  const clean = new RotationError({ code: error.code, stage: error.stage, retryable: error.retryable, status: error.status, message, cause: error.cause });
   clean.stack = `${clean.name}: ${clean.message}`;
   return clean;
 }
