@@ -7,6 +7,8 @@ import { mapWithConcurrency } from '../rotation/concurrency';
 import type { RotationDeps } from '../rotation/deps';
 import { dueReason, inWindow, isAbandonedPending, nextDue } from '../rotation/schedule';
 import { isPromotedButUnfinished, pendingSecretName, TAG } from '../rotation/state';
+import type { SecretVersionInfo } from '../targets/key-vault';
+import { observeExpiry } from '../telemetry/rotation-telemetry';
 import { currentStatus, isActive, startRotation } from './start-rotation';
 
 export const SCHEDULED_ROTATION = 'scheduledRotation';
@@ -34,14 +36,17 @@ export function registerScheduledRotation(getDeps: () => RotationDeps): void {
 }
 
 async function checkOne(deps: RotationDeps, client: DurableClient, c: Credential, context: InvocationContext): Promise<ScheduleDecision> {
+  const now = deps.now();
+  let live: SecretVersionInfo | undefined;
   const say = (decision: ScheduleDecision, why: string): ScheduleDecision => {
     (decision === 'error' || decision === 'no-live-secret' ? context.error : context.info).call(context, `${SCHEDULED_ROTATION}: ${c.id}: ${decision}: ${why}`);
+    observeExpiry(c.id, live?.expiresOn, rotationScheduled(c, live, decision, now), now);
     return decision;
   };
   try {
-    const now = deps.now();
     const vault = deps.vault(c.keyVault.url);
-    const [live, pending, status] = await Promise.all([vault.latest('schedule', c.keyVault.secret), vault.latest('schedule', pendingSecretName(c)), currentStatus(client, instanceIdFor(c.id))]);
+    const [latest, pending, status] = await Promise.all([vault.latest('schedule', c.keyVault.secret), vault.latest('schedule', pendingSecretName(c)), currentStatus(client, instanceIdFor(c.id))]);
+    live = latest;
     if (isActive(status)) return say('running', `${status.instanceId} is ${status.runtimeStatus}`);
     if (pending && isAbandonedPending(pending, now, deps.config.pendingMaxAgeHours)) {
       const result = await startRotation(client, c.id, 'janitor');
@@ -62,4 +67,12 @@ async function checkOne(deps: RotationDeps, client: DurableClient, c: Credential
   } catch (error) {
     return say('error', (error as Error).message);
   }
+}
+
+/** Whether a rotation runs now or a later daily check will start one before the live version expires. */
+function rotationScheduled(c: Credential, live: SecretVersionInfo | undefined, decision: ScheduleDecision, now: Date): boolean {
+  if (decision === 'started' || decision === 'resumed' || decision === 'running') return true;
+  if (decision !== 'not-due' && decision !== 'outside-window') return false;
+  const due = nextDue(c, live, now);
+  return due !== undefined && live?.expiresOn !== undefined && due.getTime() < Date.parse(live.expiresOn);
 }

@@ -5,6 +5,7 @@ import type { Confirmation, Propagated, TargetKey } from '../rotation/consumers'
 import type { LifecycleStep } from '../rotation/lifecycle-events';
 import type { Compensation, LiveState, PendingRef, Plan, Promoted, Retired, RotationIds, RotationRef } from '../rotation/stages';
 import type { RotationStatus, StageName, TargetResult } from '../rotation/status';
+import { recordRotation } from '../telemetry/rotation-telemetry';
 import { activityName, type ActivityKind, type Envelope, type RotationRequest } from './contract';
 
 /** Transient failures (throttling, 5xx, resets) only: permanent ones never reach the policy. */
@@ -37,10 +38,13 @@ export function* rotateCredential(context: OrchestrationContext): Generator<Task
   const request = context.df.getInput<RotationRequest>();
   const run = new Run(context, request);
   try {
-    return request.mode === 'propagate' ? yield* repropagate(run, request) : yield* rotate(context, run, request);
+    const status = request.mode === 'propagate' ? yield* repropagate(run, request) : yield* rotate(context, run, request);
+    run.report();
+    return status;
   } catch (failure) {
     const error = run.fail(failure);
     yield* run.notify('failed');
+    run.report();
     throw error;
   }
 }
@@ -100,8 +104,11 @@ class StageFailed extends Error {
 /** Keeps the custom status (stage, per-stage timings, per-target results, outcome) as the orchestration advances. */
 class Run {
   readonly status: RotationStatus;
+  /** The first episode's time, the same in every replay. */
+  private readonly startedAt: Date;
 
   constructor(private readonly context: OrchestrationContext, request: RotationRequest) {
+    this.startedAt = context.df.currentUtcDateTime;
     this.status = { credentialId: request.credentialId, reason: request.reason, stage: request.mode === 'propagate' ? 'live' : 'begin', outcome: 'running', stages: [] };
   }
 
@@ -110,7 +117,7 @@ class Run {
     const startedAt = this.nowIso();
     const envelope = yield* this.call<StageIO[S][1]>(stage, input, TRANSIENT_RETRY);
     const skipped = envelope.ok && (envelope.value as { skipped?: boolean }).skipped === true;
-    this.record(stage, envelope.ok ? (skipped ? 'skipped' : 'succeeded') : 'failed', startedAt, envelope.durationMs, envelope.ok ? undefined : envelope.error.code);
+    this.record(stage, envelope.ok ? (skipped ? 'skipped' : 'succeeded') : 'failed', startedAt, envelope.durationMs, envelope.ok ? undefined : envelope.error.code, envelope.attempts);
     if (!envelope.ok) throw new StageFailed(envelope.error);
     return envelope.value;
   }
@@ -123,7 +130,9 @@ class Run {
     const results = new Map<TargetKey, TargetResult>();
     const restarted = new Map<TargetKey, string[]>();
     let todo = targets;
+    let rounds = 0;
     for (let round = 1; todo.length > 0 && round <= PROPAGATE.rounds; round += 1) {
+      rounds = round;
       if (round > 1) yield this.context.df.createTimer(this.after(PROPAGATE.firstDelaySeconds * 2 ** (round - 2)));
       const again: TargetKey[] = [];
       for (let i = 0; i < todo.length; i += PROPAGATE.batch) {
@@ -139,7 +148,7 @@ class Run {
     }
     this.status.targets = [...results.values()];
     const pushed = this.status.targets.every((t) => t.outcome === 'succeeded');
-    this.record('propagate', pushed ? 'succeeded' : 'failed', startedAt, this.sinceMs(startedAt));
+    this.record('propagate', pushed ? 'succeeded' : 'failed', startedAt, this.sinceMs(startedAt), undefined, rounds);
     if (restarted.size > 0) yield* this.confirm(credentialId, restarted, results, confirmTimeoutMinutes);
     this.status.targets = [...results.values()];
     return this.status.targets.every((t) => t.outcome === 'succeeded');
@@ -162,7 +171,9 @@ class Run {
     const startedAt = this.nowIso();
     const deadline = this.after(timeoutMinutes * 60).getTime();
     const waiting = new Map(restarted);
+    let polls = 0;
     while (waiting.size > 0) {
+      polls += 1;
       for (const [target, revisions] of [...waiting]) {
         const seen = yield* this.call<Confirmation>('confirm', { credentialId, target, revisions }, TRANSIENT_RETRY);
         if (!seen.ok) {
@@ -182,7 +193,7 @@ class Run {
       yield this.context.df.createTimer(this.after(CONFIRM_POLL_SECONDS));
     }
     const ok = [...restarted.keys()].every((t) => results.get(t)?.outcome === 'succeeded');
-    this.record('confirm', ok ? 'succeeded' : 'failed', startedAt, this.sinceMs(startedAt));
+    this.record('confirm', ok ? 'succeeded' : 'failed', startedAt, this.sinceMs(startedAt), undefined, polls);
   }
 
   private failTarget(results: Map<TargetKey, TargetResult>, target: TargetKey, errorCode: string, message: string): void {
@@ -235,17 +246,23 @@ class Run {
     return error;
   }
 
-  private *call<T>(kind: ActivityKind, input: unknown, retry: df.RetryOptions): Generator<Task, Envelope<T>, unknown> {
+  /** Spans and metrics of the finished rotation: once, from the episode that finishes it, never from a replay. */
+  report(): void {
+    if (!this.context.df.isReplaying) recordRotation(this.status, { startedAt: this.startedAt, endedAt: this.context.df.currentUtcDateTime });
+  }
+
+  private *call<T>(kind: ActivityKind, input: unknown, retry: df.RetryOptions): Generator<Task, Envelope<T> & { attempts?: number }, unknown> {
     const startedAt = this.nowIso();
+    const task = this.context.df.callActivityWithRetry(activityName(kind), retry, input);
     try {
-      return (yield this.context.df.callActivityWithRetry(activityName(kind), retry, input)) as Envelope<T>;
+      return { ...((yield task) as Envelope<T>), attempts: attemptsOf(task, retry) };
     } catch (error) {
-      return { ok: false, durationMs: this.sinceMs(startedAt), error: exhausted(kind, error) };
+      return { ok: false, durationMs: this.sinceMs(startedAt), error: exhausted(kind, error), attempts: attemptsOf(task, retry) };
     }
   }
 
-  private record(stage: RotationStatus['stage'] & string, outcome: 'succeeded' | 'failed' | 'skipped', startedAt: string, durationMs: number, detail?: string): void {
-    this.status.stages.push({ stage: stage as StageName | 'grace', outcome, startedAt, durationMs, detail });
+  private record(stage: RotationStatus['stage'] & string, outcome: 'succeeded' | 'failed' | 'skipped', startedAt: string, durationMs: number, detail?: string, attempts?: number): void {
+    this.status.stages.push({ stage: stage as StageName | 'grace', outcome, startedAt, durationMs, detail, attempts });
     this.publish();
   }
 
@@ -273,6 +290,16 @@ class Run {
   private log(message: string): void {
     if (!this.context.df.isReplaying) this.context.log(message);
   }
+}
+
+/**
+ * How many times the activity ran: durable-functions 3.x counts them in its retryable task
+ * (`attemptNumber`, rebuilt from history on every replay, so deterministic) but does not
+ * type it; after the last failed attempt it is one past the limit.
+ */
+function attemptsOf(task: Task, retry: df.RetryOptions): number | undefined {
+  const attempt = (task as { attemptNumber?: unknown }).attemptNumber;
+  return typeof attempt === 'number' ? Math.min(attempt, retry.maxNumberOfAttempts) : undefined;
 }
 
 function kindOf(target: TargetKey): TargetResult['kind'] {

@@ -13,6 +13,8 @@ export interface StageRecord {
   startedAt: string;
   durationMs: number;
   detail?: string;
+  /** Activity executions it took (durable retries of transient failures), propagation rounds, or confirm polls. */
+  attempts?: number;
 }
 
 /** The outcome of pushing the new credential to one consumer. */
