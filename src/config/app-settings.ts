@@ -29,6 +29,10 @@ export const APP_SETTINGS = {
     default: undefined,
     setByPlatform: true,
   },
+  APPLICATIONINSIGHTS_CONNECTION_STRING: {
+    description: 'Application Insights connection string; when set, rotation spans and metrics are exported there (OpenTelemetry, signed in as the managed identity). Empty: no exporter is loaded.',
+    default: '',
+  },
   AZURE_CLIENT_ID: {
     description: 'Client id of the user-assigned managed identity the service authenticates as.',
     default: '',
