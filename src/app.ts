@@ -1,3 +1,4 @@
+import { registerDashboard } from './functions/dashboard';
 import { registerKeyVaultEvents } from './functions/key-vault-events';
 import { registerRotationApi } from './functions/rotation-api';
 import { registerScheduledRotation } from './functions/scheduled-rotation';
@@ -10,4 +11,5 @@ export function registerApp(getDeps: () => RotationDeps): void {
   registerKeyVaultEvents(getDeps);
   registerScheduledRotation(getDeps);
   registerRotationApi(getDeps);
+  registerDashboard(getDeps);
 }

@@ -14,6 +14,7 @@ describe('the app entry point (src/index.ts) as Azure loads it', () => {
 
     expect(registry.list().map((f) => f.name).sort()).toEqual(
       [
+        'dashboard',
         'keyVaultEvents',
         'rotateCredential',
         'rotation-apply',

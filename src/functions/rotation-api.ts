@@ -11,7 +11,7 @@ import { currentStatus, startRotation } from './start-rotation';
 
 export const ROTATION_API = { rotate: 'rotationApiRotate', propagate: 'rotationApiPropagate', list: 'rotationApiList', status: 'rotationApiStatus' } as const;
 
-type Handler = (deps: RotationDeps, client: DurableClient, request: HttpRequest) => Promise<HttpResponseInit>;
+export type Handler = (deps: RotationDeps, client: DurableClient, request: HttpRequest) => Promise<HttpResponseInit>;
 
 /** POST credentials/{id}/rotate and /propagate, GET credentials, GET credentials/{id}/rotation; function key, and an app role when configured. */
 export function registerRotationApi(getDeps: () => RotationDeps): void {
@@ -29,7 +29,8 @@ export function registerRotationApi(getDeps: () => RotationDeps): void {
   register(ROTATION_API.status, 'GET', 'credentials/{id}/rotation', rotationOf);
 }
 
-async function guarded(deps: RotationDeps, request: HttpRequest, context: InvocationContext, handler: Handler): Promise<HttpResponseInit> {
+/** The API's one access check (app role), shared by every HTTP function including the dashboard. */
+export async function guarded(deps: RotationDeps, request: HttpRequest, context: InvocationContext, handler: Handler): Promise<HttpResponseInit> {
   const denied = checkAppRole(deps.requiredAppRole, request.headers.get('x-ms-client-principal'));
   if (denied) {
     context.warn(`${context.functionName}: refused ${request.method} ${new URL(request.url).pathname}: ${denied.jsonBody.error.message}`);

@@ -36,6 +36,7 @@ async function main(): Promise<number> {
     const ok = [await byEvent(env, host), await byTimer(env, host), await byHttp(env, host)].every(Boolean);
     console.log('\nlifecycle events published to the topic:');
     for (const e of env.events.events()) console.log(`  ${e.type.padEnd(42)} ${e.source.padEnd(22)} ${e.id}`);
+    if (process.argv.includes('--serve')) await serveUntilInterrupted(host);
     return ok ? 0 : 1;
   } finally {
     await host?.close();
@@ -87,6 +88,17 @@ function showConsumers(env: LocalEnvironment): boolean {
   console.log(`   GitHub acme/reports DATABASE_URL, decrypted by the emulator, equals that connection string: ${pushed === derived}`);
   console.log(`   Container App reports-api: revision ${restarts.map((r) => r.revision).join(', ')} restarted ${restarts.length} time(s), now ${revision?.runningState}/${revision?.healthState}`);
   return pushed === derived && restarts.length > 0;
+}
+
+/** `npm start -- --serve`: the environment stays up for the dashboard until Ctrl-C (SIGINT) or SIGTERM, then everything stops. */
+async function serveUntilInterrupted(host: DurableHost): Promise<void> {
+  const origin = await host.listen();
+  const stop = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  console.log(`\ndashboard: ${origin}/api/dashboard\nthe sandbox keeps running; Ctrl-C stops it`);
+  console.log(`sandbox: ${await stop}: stopping the durable host, the emulators and PostgreSQL`);
 }
 
 function showTriggerLog(host: DurableHost, functionName: string): void {

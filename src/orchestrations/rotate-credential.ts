@@ -203,7 +203,10 @@ class Run {
 
   /** Publishes a lifecycle event; a failure is recorded in the status and the rotation goes on. */
   *notify(step: LifecycleStep): Generator<Task, void, unknown> {
+    const at = this.nowIso();
     const published = yield* this.call<unknown>('publish', { step, status: this.status }, PUBLISH_RETRY);
+    this.status.events = [...(this.status.events ?? []), { step, at, published: published.ok }];
+    this.publish();
     if (published.ok) return;
     this.status.unpublished = [...(this.status.unpublished ?? []), step];
     this.publish();

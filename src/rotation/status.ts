@@ -44,6 +44,8 @@ export interface RotationStatus {
   error?: SerializedError;
   /** Alternating users: the login retired after the grace period, and its sessions at that moment. */
   retiredLogin?: { role: string; sessions: number; endedSessions: number };
+  /** Lifecycle events this rotation emitted, in order, and whether the topic took each. */
+  events?: { step: string; at: string; published: boolean }[];
   /** Lifecycle events that could not be published (reported here, never failing the rotation). */
   unpublished?: string[];
 }
