@@ -47,9 +47,9 @@ function renderRow(row: CredentialView, now: Date): string {
   return `<tr data-credential="${esc(row.id)}" data-attention="${row.attention ?? 'none'}"${row.attention && row.attention !== 'running' ? ' class="attention"' : ''}>
 <th scope="row">${esc(row.id)}<div class="sub">${esc(row.strategy)} · ${esc(row.role ?? 'role unknown')}</div></th>
 <td>${state}</td>
-<td>${row.rotatedAt ? `${days(now.getTime() - Date.parse(row.rotatedAt))}<div class="sub">since ${esc(when(row.rotatedAt))}</div>` : 'unknown'}</td>
-<td>${row.expiresOn ? `${esc(when(row.expiresOn))}<div class="sub">${relative(Date.parse(row.expiresOn) - now.getTime())}</div>` : 'no expiry'}</td>
-<td>${row.nextDue ? `${esc(when(row.nextDue))}<div class="sub">${relative(Date.parse(row.nextDue) - now.getTime())}</div>` : 'no live secret'}</td>
+<td>${row.rotatedAt ? `${days(now.getTime() - Date.parse(row.rotatedAt))}<div class="sub">since ${esc(day(row.rotatedAt))}</div>` : 'unknown'}</td>
+<td>${row.expiresOn ? `${esc(day(row.expiresOn))}<div class="sub">${relative(Date.parse(row.expiresOn) - now.getTime())}</div>` : 'no expiry'}</td>
+<td>${row.nextDue ? `${esc(day(row.nextDue))}<div class="sub">${relative(Date.parse(row.nextDue) - now.getTime())}</div>` : 'no live secret'}</td>
 <td>${health(row)}</td>
 <td>${lastRotation(row.last)}</td>
 <td>${stages(row.last)}</td>
@@ -67,7 +67,7 @@ function health(row: CredentialView): string {
 function lastRotation(last: LastRotation | null): string {
   if (!last) return '<span class="muted">never rotated by this service</span>';
   const outcome = last.outcome ?? last.runtimeStatus.toLowerCase();
-  const error = last.error ? `<div class="error">${esc(last.error.code)} at ${esc(last.error.stage)}: ${esc(last.error.message)}</div>` : '';
+  const error = last.error ? `<div class="error">${esc(last.error.code)}: ${esc(last.error.message)}</div>` : '';
   return `<span class="outcome ${esc(outcome)}">${esc(outcome)}</span>${last.reason ? ` (${esc(last.reason)})` : ''}<div class="sub">${esc(when(last.updatedAt))}${last.rotationId ? ` · ${esc(last.rotationId.slice(0, 8))}` : ''}</div>${error}`;
 }
 
@@ -92,6 +92,11 @@ function events(last: LastRotation | null): string {
 function when(iso: string): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+function day(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toISOString().slice(0, 10);
 }
 
 function days(ms: number): string {
@@ -122,7 +127,9 @@ table { border-collapse: collapse; width: 100%; }
 caption { text-align: left; color: #4a4a4a; padding: 0.5rem 0; }
 th, td { border-bottom: 1px solid #c7c7c7; padding: 0.5rem; text-align: left; vertical-align: top; }
 thead th { background: #f0f0f0; position: sticky; top: 0; }
-tbody th { white-space: nowrap; }
+tbody th, .date { white-space: nowrap; }
+td:nth-child(8) { min-width: 16rem; }
+td:nth-child(9) { min-width: 14rem; }
 tr.attention { background: #fff4f4; }
 tr.attention th { border-left: 6px solid #b00020; }
 tr[data-attention="degraded"] { background: #fff8e1; }
