@@ -48,6 +48,17 @@ param authClientId string = ''
 @description('Create the Event Grid subscription from each vault to keyVaultEvents. Set it once the code is deployed: Event Grid rejects a function that does not exist yet.')
 param subscribeKeyVaultEvents bool = false
 
+@description('Email addresses the rotation alerts (failed, degraded, drifted, expiring with no rotation scheduled) are sent to.')
+param alertEmails string[] = []
+
+@secure()
+@description('Webhook that receives the rotation alerts (common alert schema). Empty: none.')
+param alertWebhookUrl string = ''
+
+@minValue(1)
+@description('Alert when a credential expires within this many days with no rotation scheduled before it.')
+param expiryAlertDays int = 14
+
 type keyVaultRef = {
   @description('Vault name.')
   name: string
@@ -187,6 +198,19 @@ module api 'app/api.bicep' = {
     eventsEndpoint: events.outputs.endpoint
     requiredAppRole: requiredAppRole
     authClientId: authClientId
+  }
+}
+
+module alerts 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsName: monitoring.outputs.name
+    namePrefix: 'rotator-${resourceToken}'
+    alertEmails: alertEmails
+    alertWebhookUrl: alertWebhookUrl
+    expiryAlertDays: expiryAlertDays
   }
 }
 
