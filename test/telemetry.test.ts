@@ -3,7 +3,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vaultRequest } from '../src/local/emulators/key-vault';
 import { secretNameFor } from '../src/local/environment';
-import { ATTR, METRIC, SPAN } from '../src/telemetry/rotation-telemetry';
+import { ATTR, METRIC, recordDriftFindings, SPAN } from '../src/telemetry/rotation-telemetry';
 import { startHarness, type Harness, type RotationResult } from './support/harness';
 import { expectNoSecrets } from './support/secrets';
 import { installInMemoryTelemetry } from './support/telemetry';
@@ -120,6 +120,20 @@ describe('telemetry: a span per rotation and per stage, metrics, never a value',
     const expiresOn = h.env.vault.versions(secretNameFor('traced-db')).at(-1)!.expiresOn!.getTime();
     expect(traced.value).toBeCloseTo((expiresOn - h.hosts()[0].now().getTime()) / 86_400_000, 0);
     expect(traced.attributes[ATTR.rotationScheduled]).toBe(true);
+  });
+
+  it('when a drift check reports findings, then each is counted by credential, code and severity', async () => {
+    recordDriftFindings('traced-db', [
+      { code: 'role-nologin', severity: 'critical' },
+      { code: 'derived-stale', severity: 'error' },
+      { code: 'derived-stale', severity: 'error' },
+    ]);
+    await telemetry.collect();
+    const points = telemetry.points(METRIC.driftFindings).map((p) => [p.attributes[ATTR.credentialId], p.attributes[ATTR.findingCode], p.attributes[ATTR.severity], p.value]);
+    expect(points).toEqual([
+      ['traced-db', 'role-nologin', 'critical', 1],
+      ['traced-db', 'derived-stale', 'error', 2],
+    ]);
   });
 
   it('when every span attribute, status and metric point is scanned, then no secret value is in them', async () => {

@@ -15,8 +15,8 @@ export interface CredentialView {
   rotatedAt: string | null;
   expiresOn: string | null;
   nextDue: string | null;
-  /** The drift check's verdict, when one is available. */
-  health: { status: string; findings: { code: string; severity: string; message: string }[] } | null;
+  /** The last drift check's verdict, `healthy` or `drifted:<codes>`; null until a check has run. */
+  health: string | null;
   last: LastRotation | null;
   /** Why the row needs a look: failed, degraded, drifted, expired or expiring, running; null when all is well. */
   attention: Attention | null;
@@ -79,7 +79,7 @@ function attentionOf(view: Omit<CredentialView, 'attention'>, now: Date): Attent
   const failedRun = outcome === 'failed' || ['Failed', 'Terminated'].includes(view.last?.runtimeStatus ?? '');
   if (failedRun) return 'failed';
   if (outcome === 'degraded') return 'degraded';
-  if (view.health && view.health.status !== 'healthy') return 'drifted';
+  if (view.health && view.health !== 'healthy') return 'drifted';
   if (view.expiresOn && Date.parse(view.expiresOn) <= now.getTime()) return 'expired';
   if (outcome === 'running') return 'running';
   return null;

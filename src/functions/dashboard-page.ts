@@ -60,8 +60,9 @@ function renderRow(row: CredentialView, now: Date): string {
 
 function health(row: CredentialView): string {
   if (!row.health) return '<span class="muted">not checked</span>';
-  const findings = row.health.findings.map((f) => `<li><span class="sev">${esc(f.severity)}</span> ${esc(f.code)}: ${esc(f.message)}</li>`).join('');
-  return `${esc(row.health.status)}${findings ? `<ul>${findings}</ul>` : ''}`;
+  const [verdict, codes] = row.health.split(':');
+  const findings = (codes ?? '').split(',').filter(Boolean).map((code) => `<li>${esc(code)}</li>`).join('');
+  return `<span class="health ${esc(verdict)}">${esc(verdict)}</span>${findings ? `<ul>${findings}</ul>` : ''}`;
 }
 
 function lastRotation(last: LastRotation | null): string {
@@ -143,7 +144,8 @@ tr[data-attention="drifted"] th { border-left-color: #6a1b9a; }
 .badge.drifted { background: #6a1b9a; }
 .badge.expired { background: #a33a00; }
 .badge.running { background: #0d47a1; }
-.outcome { font-weight: 700; }
+.outcome, .health.drifted { font-weight: 700; }
+.health.drifted { color: #6a1b9a; }
 .outcome.failed, li.failed .result, .error { color: #b00020; }
 .outcome.degraded { color: #8a5a00; }
 .outcome.succeeded, li.succeeded .result { color: #1b5e20; }
