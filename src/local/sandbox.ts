@@ -93,9 +93,10 @@ function showConsumers(env: LocalEnvironment): boolean {
 /** `npm start -- --serve`: the environment stays up for the dashboard until Ctrl-C (SIGINT) or SIGTERM, then everything stops. */
 async function serveUntilInterrupted(host: DurableHost): Promise<void> {
   const origin = await host.listen();
+  // `on`, not `once`: a second signal while stopping (a relaying launcher such as tsx sends one) must not kill the process halfway.
   const stop = new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.on('SIGINT', () => resolve('SIGINT'));
+    process.on('SIGTERM', () => resolve('SIGTERM'));
   });
   console.log(`\ndashboard: ${origin}/api/dashboard\nthe sandbox keeps running; Ctrl-C stops it`);
   console.log(`sandbox: ${await stop}: stopping the durable host, the emulators and PostgreSQL`);

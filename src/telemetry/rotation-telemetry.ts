@@ -1,4 +1,4 @@
-import { context, metrics, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
+import { context, metrics, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import type { RotationStatus, StageRecord } from '../rotation/status';
 
 /**
@@ -88,23 +88,24 @@ export function recordRotation(status: RotationStatus, timing: RotationTiming): 
   for (const record of status.stages) stageSpan(record, ids, parent);
   if (status.outcome !== 'succeeded') root.setStatus({ code: SpanStatusCode.ERROR, message: status.error?.code ?? status.outcome });
   root.end(timing.endedAt);
-  recordMetrics(status, ids);
+  recordMetrics(status);
 }
 
-function stageSpan(record: StageRecord, ids: Attributes, parent: ReturnType<typeof context.active>): void {
+function stageSpan(record: StageRecord, ids: Attributes, parent: Context): void {
   const start = Date.parse(record.startedAt);
   const span: Span = trace.getTracer(INSTRUMENTATION).startSpan(SPAN.stage(record.stage), { startTime: start, attributes: { ...ids, [ATTR.stage]: record.stage, [ATTR.outcome]: record.outcome, ...(record.attempts ? { [ATTR.attempts]: record.attempts } : {}), ...errorCode(record.detail) } }, parent);
   if (record.outcome === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: record.detail ?? 'failed' });
   span.end(start + record.durationMs);
 }
 
-function recordMetrics(status: RotationStatus, ids: Attributes): void {
+/** Attributes stay low in cardinality (no rotation id): one series per credential, stage, outcome or consumer kind. */
+function recordMetrics(status: RotationStatus): void {
   const { rotations, stageDuration, consumerFailures } = get();
   const credential = { [ATTR.credentialId]: status.credentialId };
   rotations.add(1, { ...credential, [ATTR.outcome]: status.outcome, ...(status.reason ? { [ATTR.reason]: status.reason } : {}) });
   for (const record of status.stages) stageDuration.record(record.durationMs, { ...credential, [ATTR.stage]: record.stage, [ATTR.outcome]: record.outcome });
   for (const target of status.targets ?? []) {
-    if (target.outcome === 'failed') consumerFailures.add(1, { ...credential, [ATTR.rotationId]: ids[ATTR.rotationId] ?? '', [ATTR.consumerKind]: target.kind, ...errorCode(target.errorCode) });
+    if (target.outcome === 'failed') consumerFailures.add(1, { ...credential, [ATTR.consumerKind]: target.kind, ...errorCode(target.errorCode) });
   }
 }
 
