@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,13 @@ import { secretNameFor } from '../src/local/environment';
 import { DASHBOARD } from '../src/functions/dashboard';
 import { startHarness, type Harness } from './support/harness';
 import { expectNoSecrets } from './support/secrets';
+
+/** The little of the DOM the page checks use; they run in Chromium (no DOM lib in this Node project's types). */
+interface PageElement {
+  textContent: string | null;
+  parentElement: PageElement | null;
+}
+declare function getComputedStyle(element: PageElement): { color: string; backgroundColor: string; borderLeftColor: string };
 
 /** Where the suite leaves what a person may want to look at (gitignored). */
 const OUTPUT = join(__dirname, '..', 'test-output');
@@ -75,7 +81,7 @@ describe('the dashboard', () => {
     expect(await state('broken-db').getAttribute('data-attention')).toBe('failed');
     expect(await state('broken-db').locator('.badge').textContent()).toBe('Failed');
     expect(await state('broken-db').locator('.error').textContent()).toMatch(/^key-vault-forbidden: stage: writing secret broken-db-password-pending failed: Key Vault 403/);
-    expect(await state('broken-db').locator('th').evaluate((th) => getComputedStyle(th).borderLeftColor)).toBe('rgb(176, 0, 32)');
+    expect(await state('broken-db').locator('th').evaluate((th: PageElement) => getComputedStyle(th).borderLeftColor)).toBe('rgb(176, 0, 32)');
     expect(await state('partial-db').locator('.badge').textContent()).toBe('Degraded');
     expect(await state('partial-db').locator('td').nth(7).textContent()).toContain('container-app');
     expect(await state('healthy-db').locator('.badge').textContent()).toBe('OK');
@@ -96,13 +102,13 @@ describe('the dashboard', () => {
     expect(await page.locator('table caption').count()).toBe(1);
     expect(await page.locator('thead th[scope="col"]').count()).toBe(10);
     expect(await page.locator('tbody th[scope="row"]').count()).toBe(CREDENTIALS.length);
-    const ratios = await page.locator('.badge, .sub, .muted, .error, .outcome, td, th, caption').evaluateAll((elements) => {
+    const ratios = await page.locator('.badge, .sub, .muted, .error, .outcome, td, th, caption').evaluateAll((elements: PageElement[]) => {
       const luminance = (css: string) => {
         const [r, g, b] = css.match(/\d+(\.\d+)?/g)!.slice(0, 3).map((v) => Number(v) / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
         return 0.2126 * r + 0.7152 * g + 0.0722 * b;
       };
-      const background = (element: Element): string => {
-        for (let e: Element | null = element; e; e = e.parentElement) {
+      const background = (element: PageElement): string => {
+        for (let e: PageElement | null = element; e; e = e.parentElement) {
           const bg = getComputedStyle(e).backgroundColor;
           if (bg !== 'rgba(0, 0, 0, 0)' && bg !== 'transparent') return bg;
         }
