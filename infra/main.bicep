@@ -39,6 +39,9 @@ param containerAppsRoleDefinitionId string = ''
 @description('NCRONTAB schedule of the due-check and janitor timer (ROTATOR_SCHEDULE).')
 param rotationSchedule string = '0 0 3 * * *'
 
+@description('NCRONTAB schedule of the drift check (ROTATOR_DRIFT_SCHEDULE).')
+param driftSchedule string = '0 0 */6 * * *'
+
 @description('App role an HTTP API caller must hold (ROTATOR_REQUIRED_APP_ROLE). Set, it turns on App Service authentication with Microsoft Entra, which then alone writes the caller\'s principal. Empty turns the check off.')
 param requiredAppRole string = ''
 
@@ -195,6 +198,7 @@ module api 'app/api.bicep' = {
     identityClientId: identity.outputs.clientId
     rotatorConfig: rotatorConfig
     rotationSchedule: rotationSchedule
+    driftSchedule: driftSchedule
     eventsEndpoint: events.outputs.endpoint
     requiredAppRole: requiredAppRole
     authClientId: authClientId

@@ -1,4 +1,6 @@
 import { registerDashboard } from './functions/dashboard';
+import { registerDriftCheck } from './functions/drift-check';
+import { registerHealthApi } from './functions/health-api';
 import { registerKeyVaultEvents } from './functions/key-vault-events';
 import { registerRotationApi } from './functions/rotation-api';
 import { registerScheduledRotation } from './functions/scheduled-rotation';
@@ -12,4 +14,6 @@ export function registerApp(getDeps: () => RotationDeps): void {
   registerScheduledRotation(getDeps);
   registerRotationApi(getDeps);
   registerDashboard(getDeps);
+  registerDriftCheck(getDeps);
+  registerHealthApi(getDeps);
 }

@@ -5,11 +5,13 @@ import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import type { Credential, GitHubSettings, RotationConfig } from './config/schema';
 import { RotationError } from './errors';
 import type { RotationDeps } from './rotation/deps';
+import { ArmPermissions } from './targets/arm-permissions';
 import { ContainerApps } from './targets/container-apps';
 import { lifecycleEvents } from './targets/event-grid';
 import { GitHubSecrets, type GitHubAuth } from './targets/github';
 import { createKeyVaultSecrets, type KeyVaultSecrets } from './targets/key-vault';
-import { entraTokenPassword, PostgresTarget, type AdminLogin } from './targets/postgres';
+import { entraTokenPassword, PostgresTarget, type AdminLogin, type PostgresEndpoint } from './targets/postgres';
+import { PostgresInspector } from './targets/postgres-inspect';
 
 export interface CompositionOptions {
   config: RotationConfig;
@@ -46,12 +48,16 @@ export function composeDeps(options: CompositionOptions): RotationDeps {
   };
   let github: GitHubSecrets | undefined;
   let containerApps: ContainerApps | undefined;
+  let armPermissions: ArmPermissions | undefined;
+  const endpoint = (c: Credential): PostgresEndpoint => ({ host: c.postgres.host, port: c.postgres.port, database: c.postgres.database, ssl: c.postgres.ssl, connectTimeoutSeconds: c.postgres.connectTimeoutSeconds, ca: options.postgresCa });
   return {
     config: options.config,
     github: () => (github ??= gitHubSecrets(options, vault)),
     containerApps: () => (containerApps ??= new ContainerApps({ endpoint: options.config.arm.endpoint, credential: options.credential, clientOptions: options.armClientOptions })),
+    armPermissions: () => (armPermissions ??= new ArmPermissions({ endpoint: options.config.arm.endpoint, credential: options.credential, clientOptions: options.armClientOptions })),
     vault,
-    postgres: (c) => new PostgresTarget({ host: c.postgres.host, port: c.postgres.port, database: c.postgres.database, ssl: c.postgres.ssl, connectTimeoutSeconds: c.postgres.connectTimeoutSeconds, ca: options.postgresCa }, adminLogin(c)),
+    postgres: (c) => new PostgresTarget(endpoint(c), adminLogin(c)),
+    inspectPostgres: (c) => new PostgresInspector(endpoint(c), adminLogin(c)),
     now: options.now ?? (() => new Date()),
     events: options.events && lifecycleEvents(options.events.endpoint, options.events.key, options.credential, options.events.clientOptions),
     requiredAppRole: options.requiredAppRole,

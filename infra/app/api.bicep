@@ -14,6 +14,7 @@ param identityClientId string
 @description('The credential configuration; stored as inline JSON in ROTATOR_CONFIG.')
 param rotatorConfig object
 param rotationSchedule string
+param driftSchedule string
 param eventsEndpoint string
 param requiredAppRole string
 @description('Client id of the Microsoft Entra app registration that defines requiredAppRole; the audience callers request tokens for.')
@@ -40,6 +41,7 @@ var appSettings = {
   // Read by the code.
   ROTATOR_CONFIG: string(rotatorConfig)
   ROTATOR_SCHEDULE: rotationSchedule
+  ROTATOR_DRIFT_SCHEDULE: driftSchedule
   ROTATOR_EVENTS_ENDPOINT: eventsEndpoint
   ROTATOR_EVENTS_KEY: '' // the topic accepts Entra tokens only: the managed identity publishes
   ROTATOR_REQUIRED_APP_ROLE: requiredAppRole

@@ -12,6 +12,10 @@ export const APP_SETTINGS = {
     description: 'NCRONTAB schedule of the due-check and janitor timer.',
     default: '0 0 3 * * *',
   },
+  ROTATOR_DRIFT_SCHEDULE: {
+    description: 'NCRONTAB schedule of the drift check (driftCheck timer).',
+    default: '0 0 */6 * * *',
+  },
   ROTATOR_EVENTS_ENDPOINT: {
     description: 'Event Grid custom topic endpoint for lifecycle events; empty disables publishing.',
     default: '',

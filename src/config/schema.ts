@@ -88,6 +88,11 @@ const keyVault = z.object({
   url: httpsUrl.describe('Vault URL, e.g. https://myvault.vault.azure.net'),
   secret: secretName.describe('The live secret: the source of truth for the password'),
   derived: z.array(derivedSecret).default([]).describe('Secrets rewritten from templates at promote'),
+  resourceId: z
+    .string()
+    .regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.KeyVault\/vaults\/[^/]+$/i, 'must be a vault resource id: /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.KeyVault/vaults/<name>')
+    .optional()
+    .describe('ARM resource id of the vault; preflight reads the service\'s effective permissions at this scope'),
 });
 
 const githubTarget = z.object({
@@ -154,6 +159,7 @@ const credential = z
     password: tuning.password.optional().describe('Overrides defaults.password'),
     confirmTimeoutMinutes: tuning.confirmTimeoutMinutes.optional().describe('Overrides defaults.confirmTimeoutMinutes'),
     minIntervalMinutes: tuning.minIntervalMinutes.optional().describe('Overrides defaults.minIntervalMinutes'),
+    repair: z.enum(['none', 'propagate', 'rotate']).default('none').describe('What the drift check may change: none; propagate (rewrite stale derived secrets, re-push stale consumers); rotate (also start a rotation when the live secret does not log in)'),
     retireSessions: z.enum(['end', 'report']).default('end').describe('alternating-users: when the old login retires, end its remaining sessions, or only report how many remain'),
   })
   .superRefine((c, ctx) => {

@@ -5,6 +5,7 @@ import type { Credential } from '../config/schema';
 import { instanceIdFor } from '../orchestrations/contract';
 import type { RotationDeps } from '../rotation/deps';
 import { nextDue } from '../rotation/schedule';
+import { lastHealth } from '../rotation/drift-health';
 import { TAG } from '../rotation/state';
 import type { RotationStatus } from '../rotation/status';
 import { currentStatus, startRotation } from './start-rotation';
@@ -152,7 +153,7 @@ const list: Handler = async (deps, client) => {
 };
 
 async function describeCredential(deps: RotationDeps, client: DurableClient, c: Credential, now: Date) {
-  const [live, status] = await Promise.all([deps.vault(c.keyVault.url).latest('api', c.keyVault.secret), currentStatus(client, instanceIdFor(c.id))]);
+  const [live, status, health] = await Promise.all([deps.vault(c.keyVault.url).latest('api', c.keyVault.secret), currentStatus(client, instanceIdFor(c.id)), lastHealth(deps, c)]);
   const custom = status?.customStatus as RotationStatus | undefined;
   return {
     id: c.id,
@@ -162,6 +163,8 @@ async function describeCredential(deps: RotationDeps, client: DurableClient, c: 
     rotatedAt: live?.tags[TAG.rotatedAt] ?? live?.createdOn ?? null,
     expiresOn: live?.expiresOn ?? null,
     nextDue: nextDue(c, live, now)?.toISOString() ?? null,
+    // As the last drift check recorded it: `healthy`, `drifted:<codes>`, or null before the first check.
+    health: health.state ?? null,
     lastResult: status ? { instanceId: status.instanceId, runtimeStatus: status.runtimeStatus, outcome: custom?.outcome ?? null, stage: custom?.stage ?? null, rotationId: custom?.rotationId ?? null, error: custom?.error?.code ?? null, lastUpdatedTime: status.lastUpdatedTime } : null,
   };
 }
@@ -182,6 +185,6 @@ function unknownCredential(id: string): HttpResponseInit {
   return problem(404, 'unknown-credential', `no credential with id ${named} is configured`);
 }
 
-function problem(status: number, code: string, message: string) {
+export function problem(status: number, code: string, message: string) {
   return { status, jsonBody: { error: { code, message } } };
 }

@@ -17,7 +17,7 @@ import { GitHubEmulator } from './emulators/github';
 import { KeyVaultEmulator } from './emulators/key-vault';
 import { loopbackAzureOptions, loopbackFetch, StaticTokenCredential } from './loopback-clients';
 import { psql } from './psql-script';
-import { KEY_VAULT_SECRET_PERMISSIONS } from '../targets/key-vault-actions';
+import { KEY_VAULT_DATA_ACTIONS, KEY_VAULT_SECRET_PERMISSIONS } from '../targets/key-vault-actions';
 
 export const LOCAL_DATABASE = 'appdb';
 export const LOCAL_SUBSCRIPTION = '00000000-0000-4000-8000-00000000a11c';
@@ -25,6 +25,9 @@ export const LOCAL_RESOURCE_GROUP = 'rg-local';
 const GITHUB_TOKEN_SECRET = 'github-token';
 export const ROTATOR_ROLE = 'credential_rotator';
 const ADMIN_SECRET = 'pg-rotator-admin';
+export function vaultResourceId(vault: KeyVaultEmulator): string {
+  return `/subscriptions/${LOCAL_SUBSCRIPTION}/resourceGroups/${LOCAL_RESOURCE_GROUP}/providers/Microsoft.KeyVault/vaults/${vault.vaultName}`;
+}
 
 export interface LocalCredentialSpec {
   id: string;
@@ -78,7 +81,7 @@ export async function startLocalEnvironment(specs: LocalCredentialSpec[], option
   const serviceToken = `rotator-${randomBytes(8).toString('hex')}`;
   const githubToken = `ghs_${randomBytes(12).toString('hex')}`;
   const github = await new GitHubEmulator({ tokens: [{ token: githubToken, ...gitHubScopes(specs) }] }).start();
-  const containerApps = await new ContainerAppsEmulator({ tokens: [{ token: serviceToken, actions: [...CONTAINER_APPS_ACTIONS] }], clock: () => clock(), activationMs: 20_000 }).start();
+  const containerApps = await new ContainerAppsEmulator({ tokens: [{ token: serviceToken, actions: [...CONTAINER_APPS_ACTIONS], dataActions: [...KEY_VAULT_DATA_ACTIONS] }], clock: () => clock(), activationMs: 20_000 }).start();
   const stopAll = async () => {
     await containerApps.stop();
     await github.stop();
@@ -88,6 +91,7 @@ export async function startLocalEnvironment(specs: LocalCredentialSpec[], option
   };
   try {
     vault.grant(serviceToken, KEY_VAULT_SECRET_PERMISSIONS);
+    containerApps.addResource(vaultResourceId(vault));
     const rotatorPassword = generatePassword(32);
     vault.seed(ADMIN_SECRET, rotatorPassword);
     vault.seed(GITHUB_TOKEN_SECRET, githubToken);
@@ -228,7 +232,7 @@ function localConfig(postgres: LocalPostgres, vault: KeyVaultEmulator, specs: Lo
         probeQuery: spec.probeQuery,
         admin: { auth: 'password' as const, user: ROTATOR_ROLE, secret: ADMIN_SECRET },
       },
-      keyVault: { url: vault.url, secret: secretNameFor(spec.id), derived: spec.derived ?? [] },
+      keyVault: { url: vault.url, secret: secretNameFor(spec.id), derived: spec.derived ?? [], resourceId: vaultResourceId(vault) },
       consumers: {
         github: (spec.github ?? []).map((t) => ({ ...t, format: t.format ?? 'password' })),
         containerApps: (spec.containerApps ?? []).map((a) => ({ subscription: LOCAL_SUBSCRIPTION, resourceGroup: LOCAL_RESOURCE_GROUP, app: a.app })),

@@ -5,7 +5,7 @@ import type { SerializedError } from '../errors';
 export const STAGES = ['begin', 'live', 'stage', 'apply', 'verify', 'promote', 'propagate', 'confirm', 'retire', 'compensate'] as const;
 export type StageName = (typeof STAGES)[number];
 
-export type RotationReason = 'manual' | 'near-expiry' | 'expired' | 'scheduled' | 'janitor' | 'sandbox';
+export type RotationReason = 'manual' | 'near-expiry' | 'expired' | 'scheduled' | 'janitor' | 'sandbox' | 'drift';
 
 export interface StageRecord {
   stage: StageName | 'grace';

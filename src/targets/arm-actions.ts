@@ -9,3 +9,4 @@ export const CONTAINER_APPS_ACTIONS = [
   'Microsoft.App/containerApps/revisions/read',
   'Microsoft.App/containerApps/revisions/restart/action',
 ] as const;
+

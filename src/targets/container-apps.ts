@@ -50,6 +50,11 @@ export class ContainerApps {
     });
   }
 
+  /** Reads the app itself: proof it exists and the caller may read it. */
+  async readApp(stage: string, app: ContainerAppRef): Promise<{ latestRevision?: string }> {
+    return this.call(stage, app, 'reading', async (client) => ({ latestRevision: (await client.containerApps.get(app.resourceGroup, app.app)).latestRevisionName }));
+  }
+
   /** Restarts the revision's replicas; ARM answers at once and the replicas come back over time. */
   async restartRevision(stage: string, app: ContainerAppRef, revision: string): Promise<void> {
     await this.call(stage, app, `restarting revision ${revision}`, (client) => client.containerAppsRevisions.restartRevision(app.resourceGroup, app.app, revision));
@@ -80,6 +85,10 @@ export class ContainerApps {
     }
     return client;
   }
+}
+
+export function appResourceId(app: ContainerAppRef): string {
+  return `/subscriptions/${app.subscription}/resourceGroups/${app.resourceGroup}/providers/Microsoft.App/containerApps/${app.app}`;
 }
 
 export function describeApp(app: ContainerAppRef): string {

@@ -42,6 +42,20 @@ export class LifecycleEvents {
     this.client = new EventGridPublisherClient(options.endpoint, 'CloudEvent', options.credential, options.clientOptions);
   }
 
+  /**
+   * Reaches the topic without publishing: an empty batch is authenticated first and then
+   * refused with 400 ("The array contains no events"), so a 400 proves the endpoint answers
+   * and accepts this credential; 401/403 or no answer at all is the failure to report.
+   */
+  async probe(stage: string): Promise<void> {
+    try {
+      await this.client.send([]);
+    } catch (error) {
+      if ((error as { statusCode?: number })?.statusCode === 400) return;
+      throw classifyEventGridError(stage, `reaching the topic ${this.host}`, error);
+    }
+  }
+
   /** Sends the events as one batch; the SDK retries throttling, 5xx and dropped connections before this fails. */
   async publish(stage: string, events: readonly OutgoingCloudEvent[]): Promise<void> {
     if (events.length === 0) return;

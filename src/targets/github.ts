@@ -96,6 +96,41 @@ export class GitHubSecrets {
     }
   }
 
+  /** When GitHub last wrote the secret (its `updated_at`), or undefined when it does not exist. Values cannot be read back. */
+  async secretUpdatedAt(stage: string, target: GitHubSecretTarget): Promise<Date | undefined> {
+    const call: Call = { stage, where: describeTarget(target), hidden: [] };
+    const headers = await this.headers(stage, call);
+    try {
+      const { data } = await this.send(call, (request) => this.readSecret(target, headers, request));
+      return new Date(data.updated_at);
+    } catch (error) {
+      if (error instanceof RotationError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** The id of the scope's public key: proof the configured auth may read what a push needs. */
+  async publicKeyId(stage: string, target: GitHubSecretTarget): Promise<string> {
+    const call: Call = { stage, where: describeTarget(target), hidden: [] };
+    const headers = await this.headers(stage, call);
+    const { data } = await this.send(call, (request) => this.publicKey(target, headers, request));
+    return data.key_id;
+  }
+
+  private async headers(stage: string, call: Call): Promise<Record<string, string>> {
+    const token = await this.token(stage);
+    call.hidden.push(token);
+    return { authorization: `token ${token}`, 'x-github-api-version': API_VERSION };
+  }
+
+  private readSecret(target: GitHubSecretTarget, headers: Record<string, string>, request: PerRequest) {
+    const common = { secret_name: target.name, headers, request };
+    if ('org' in target) return this.octokit.rest.actions.getOrgSecret({ ...common, org: target.org });
+    const { owner, repo } = splitRepo(target.repo);
+    if (target.environment === undefined) return this.octokit.rest.actions.getRepoSecret({ ...common, owner, repo });
+    return this.octokit.rest.actions.getEnvironmentSecret({ ...common, owner, repo, environment_name: target.environment });
+  }
+
   private publicKey(target: GitHubSecretTarget, headers: Record<string, string>, request: PerRequest) {
     if ('org' in target) return this.octokit.rest.actions.getOrgPublicKey({ org: target.org, headers, request });
     const { owner, repo } = splitRepo(target.repo);

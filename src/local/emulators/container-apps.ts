@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { permissionsResponse, permissionsScope } from './arm-permissions';
 import { LoopbackEmulator, json, type EmulatorRequest, type EmulatorResponse, type Fault } from './loopback-emulator';
 import {
   appJson,
@@ -25,6 +26,8 @@ export interface ArmPrincipal {
   token: string;
   objectId?: string;
   actions?: string[];
+  /** RBAC data actions (Key Vault secrets), reported by Microsoft.Authorization/permissions. */
+  dataActions?: string[];
 }
 
 export interface ContainerAppsEmulatorOptions {
@@ -76,6 +79,8 @@ interface Target {
 export class ContainerAppsEmulator extends LoopbackEmulator {
   private readonly apps = new Map<string, AppState>();
   private readonly principals = new Map<string, Required<ArmPrincipal>>();
+  /** Resources other than container apps that ARM knows (vaults), by lower-case id. */
+  private readonly resources = new Set<string>();
   private readonly restartLog: RestartRecord[] = [];
   private readonly listeners = new Set<RestartListener>();
   private readonly apiVersions: string[];
@@ -98,7 +103,12 @@ export class ContainerAppsEmulator extends LoopbackEmulator {
   // ---- configuration -------------------------------------------------------------------
 
   addPrincipal(principal: ArmPrincipal): void {
-    this.principals.set(principal.token, { objectId: principal.objectId ?? randomUUID(), actions: principal.actions ?? ['*'], token: principal.token });
+    this.principals.set(principal.token, { objectId: principal.objectId ?? randomUUID(), actions: principal.actions ?? ['*'], dataActions: principal.dataActions ?? [], token: principal.token });
+  }
+
+  /** A resource ARM knows besides the container apps (e.g. a vault), so permissions can be read at its scope. */
+  addResource(resourceId: string): void {
+    this.resources.add(resourceId.toLowerCase());
   }
 
   addApp(spec: ContainerAppSpec): void {
@@ -163,6 +173,8 @@ export class ContainerAppsEmulator extends LoopbackEmulator {
   private async serve(req: EmulatorRequest): Promise<EmulatorResponse> {
     const principal = this.authenticate(req);
     if (!principal) return unauthenticated(req.headers.authorization === undefined);
+    const permissionsAt = permissionsScope(req);
+    if (permissionsAt) return permissionsResponse(req, permissionsAt, principal, (scope) => this.knows(scope));
     const versionError = this.checkApiVersion(req.query);
     if (versionError) return versionError;
     const target = parseTarget(req);
@@ -255,6 +267,11 @@ export class ContainerAppsEmulator extends LoopbackEmulator {
     }
   }
 
+  private knows(scope: string): boolean {
+    const id = scope.toLowerCase();
+    return this.resources.has(id) || [...this.apps.values()].some((a) => appKey(a.subscriptionId, a.resourceGroup, a.name) === appScopeKey(id) || `/subscriptions/${a.subscriptionId}/resourcegroups/${a.resourceGroup}`.toLowerCase() === id);
+  }
+
   private appNamed(name: string): AppState {
     const matches = [...this.apps.values()].filter((a) => same(a.name, name));
     if (matches.length !== 1) throw new Error(`${matches.length} container apps are named ${name}`);
@@ -303,6 +320,12 @@ function actionOf(operation: Operation): string {
 function grants(granted: string, action: string): boolean {
   if (granted.endsWith('*')) return action.toLowerCase().startsWith(granted.slice(0, -1).toLowerCase());
   return granted.toLowerCase() === action.toLowerCase();
+}
+
+/** `subscription/group/app` of a container app's resource id, for comparison with appKey. */
+function appScopeKey(id: string): string | undefined {
+  const m = /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/microsoft\.app\/containerapps\/([^/]+)$/.exec(id);
+  return m ? `${m[1]}/${m[2]}/${m[3]}` : undefined;
 }
 
 function deactivate(revision: RevisionState, now: number): void {

@@ -1,0 +1,84 @@
+import { withSession, type AdminLogin, type PostgresEndpoint } from './postgres';
+
+/** A login role as the catalog shows it to the rotator (pg_roles, pg_stat_activity): never a password. */
+export interface RoleFacts {
+  role: string;
+  exists: boolean;
+  canLogin: boolean;
+  /** VALID UNTIL, ISO; undefined for none. */
+  validUntil?: string;
+  /** -1 for no limit. */
+  connectionLimit: number;
+  sessions: number;
+}
+
+/** What the rotator's own login may do to a role, read from the catalog. */
+export interface RoleRights {
+  role: string;
+  /** The rotator holds CREATEROLE. */
+  createRole: boolean;
+  /** The rotator holds ADMIN OPTION on the role (what CREATEROLE needs from PostgreSQL 16 on). */
+  adminOption: boolean;
+}
+
+export interface ServerFacts {
+  user: string;
+  version: string;
+  versionNum: number;
+  passwordEncryption: string;
+  /** Azure Flexible Server's `azure.accepted_password_auth_method`; undefined elsewhere. */
+  acceptedAuthMethods?: string;
+}
+
+/**
+ * Read-only catalog queries as the rotator's own login, for the drift check and preflight.
+ * Nothing here changes the server.
+ */
+export class PostgresInspector {
+  constructor(private readonly endpoint: PostgresEndpoint, private readonly admin: AdminLogin) {}
+
+  async server(stage: string): Promise<ServerFacts> {
+    return this.query(stage, 'reading the server settings', async (client) => {
+      const { rows } = await client.query<{ user: string; version: string; version_num: string; password_encryption: string; accepted: string | null }>(
+        `SELECT current_user AS user, current_setting('server_version') AS version, current_setting('server_version_num') AS version_num,
+                current_setting('password_encryption') AS password_encryption, current_setting('azure.accepted_password_auth_method', true) AS accepted`,
+      );
+      const r = rows[0];
+      return { user: r.user, version: r.version, versionNum: Number(r.version_num), passwordEncryption: r.password_encryption, acceptedAuthMethods: r.accepted ?? undefined };
+    });
+  }
+
+  async roles(stage: string, roles: string[]): Promise<RoleFacts[]> {
+    return this.query(stage, `reading roles ${roles.join(', ')}`, async (client) => {
+      const { rows } = await client.query<{ rolname: string; rolcanlogin: boolean; rolvaliduntil: Date | null; rolconnlimit: number; sessions: string }>(
+        `SELECT r.rolname, r.rolcanlogin, r.rolvaliduntil, r.rolconnlimit,
+                (SELECT count(*) FROM pg_catalog.pg_stat_activity a WHERE a.usename = r.rolname) AS sessions
+           FROM pg_catalog.pg_roles r WHERE r.rolname = ANY($1::text[])`,
+        [roles],
+      );
+      return roles.map((role) => {
+        const r = rows.find((row) => row.rolname === role);
+        if (!r) return { role, exists: false, canLogin: false, connectionLimit: -1, sessions: 0 };
+        const validUntil = r.rolvaliduntil && Number.isFinite(r.rolvaliduntil.getTime()) ? r.rolvaliduntil.toISOString() : undefined;
+        return { role, exists: true, canLogin: r.rolcanlogin, validUntil, connectionLimit: r.rolconnlimit, sessions: Number(r.sessions) };
+      });
+    });
+  }
+
+  /** Joins on the role's oid, so a missing role yields no row instead of an error. */
+  async rights(stage: string, roles: string[]): Promise<RoleRights[]> {
+    return this.query(stage, `reading the rotator's rights over ${roles.join(', ')}`, async (client) => {
+      const { rows } = await client.query<{ rolname: string; createrole: boolean; admin_option: boolean }>(
+        `SELECT t.rolname, me.rolcreaterole AS createrole, pg_catalog.pg_has_role(current_user, t.oid, 'MEMBER WITH ADMIN OPTION') AS admin_option
+           FROM pg_catalog.pg_roles t CROSS JOIN pg_catalog.pg_roles me
+          WHERE t.rolname = ANY($1::text[]) AND me.rolname = current_user`,
+        [roles],
+      );
+      return rows.map((r) => ({ role: r.rolname, createRole: r.createrole, adminOption: r.admin_option }));
+    });
+  }
+
+  private query<T>(stage: string, what: string, work: Parameters<typeof withSession<T>>[4]): Promise<T> {
+    return withSession(this.endpoint, { user: this.admin.user, password: this.admin.password, applicationName: 'credential-rotator' }, stage, what, work);
+  }
+}
