@@ -1,0 +1,115 @@
+import { AzureKeyCredential } from '@azure/core-auth';
+import { HttpRequest } from '@azure/functions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loopbackAzureOptions, loopbackFetch } from '../src/local/loopback-clients';
+import { LOCAL_RESOURCE_GROUP, LOCAL_SUBSCRIPTION, ROTATOR_ROLE, vaultResourceId } from '../src/local/environment';
+import type { DurableHost } from '../src/local/durable-host';
+import { allPassed, preflight, type PreflightRow } from '../src/rotation/preflight';
+import { CONTAINER_APPS_ACTIONS, KEY_VAULT_SECRET_PERMISSIONS } from '../src/targets/arm-actions';
+import { LifecycleEvents } from '../src/targets/event-grid';
+import { startHarness, type Harness } from './support/harness';
+
+/**
+ * Preflight against the local environment: everything passes as the environment is made;
+ * with permissions removed on purpose in every system at once, one run lists each missing
+ * one with its fix, and changes nothing.
+ */
+
+let h: Harness;
+let host: DurableHost;
+const failed = (rows: PreflightRow[]) => rows.filter((r) => !r.ok).map((r) => `${r.area}: ${r.check}`);
+
+function request(method: 'GET' | 'POST', path: string) {
+  return new HttpRequest({ method, url: `http://localhost/api/${path}` });
+}
+
+async function asSuperuser(sql: string): Promise<void> {
+  const client = await h.env.postgres.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+beforeAll(async () => {
+  h = await startHarness([
+    { id: 'ready', role: 'ready_app', github: [{ repo: 'acme/ready', secret: 'DB_PASSWORD' }], containerApps: [{ app: 'ready-api' }] },
+    { id: 'second', role: 'second_app' },
+  ]);
+  host = h.newHost();
+}, 120_000);
+
+afterAll(async () => h?.stop());
+
+describe('preflight checks every permission without changing anything', () => {
+  it('when the environment is as deployed, then every check passes and the API answers 200', async () => {
+    const rows = await preflight(h.env.deps, h.env.config.credentials);
+    expect(failed(rows)).toEqual([]);
+    expect(rows.map((r) => `${r.area}: ${r.check}`)).toEqual(expect.arrayContaining([
+      'Key Vault: secrets get', 'Key Vault: secrets list', 'Key Vault: secrets set', 'Key Vault: secrets delete', 'Key Vault: secrets recover',
+      'Key Vault: live secret ready-password readable', 'PostgreSQL: admin login credential_rotator', 'PostgreSQL: server version', 'PostgreSQL: SCRAM-SHA-256 accepted',
+      'PostgreSQL: role ready_app', 'PostgreSQL: rotator may set the password of ready_app', 'GitHub: public key of acme/ready',
+      'Container Apps: ready-api readable', 'Container Apps: ready-api actions granted', 'Event Grid: lifecycle topic reachable',
+    ]));
+    const response = await host.invokeHttp('rotationApiPreflight', request('POST', 'credentials/ready/preflight'));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ credentialId: 'ready', passed: true });
+  });
+
+  it('when permissions are removed in every system, then one run lists every missing one with its fix, and nothing changed', async () => {
+    const requestsBefore = h.env.vault.requests.filter((r) => r.method !== 'GET').length;
+    // ARM: no revision restart, and Key Vault without delete and recover.
+    h.env.containerApps.addPrincipal({ token: h.env.serviceToken, actions: CONTAINER_APPS_ACTIONS.filter((a) => !a.endsWith('restart/action')), dataActions: [...KEY_VAULT_SECRET_PERMISSIONS.get, ...KEY_VAULT_SECRET_PERMISSIONS.list, ...KEY_VAULT_SECRET_PERMISSIONS.set] });
+    // GitHub: a token for another repository only.
+    h.env.vault.seed('github-token', 'ghs_another_repository_only_000000');
+    h.env.github.addToken({ token: 'ghs_another_repository_only_000000', repos: ['acme/elsewhere'] });
+    // PostgreSQL: no ADMIN OPTION on one role, and the role itself cannot log in.
+    await asSuperuser(`REVOKE ADMIN OPTION FOR second_app FROM ${ROTATOR_ROLE}; ALTER ROLE second_app NOLOGIN`);
+    const deps = { ...h.env.deps, events: new LifecycleEvents({ endpoint: h.env.events.endpoint, credential: new AzureKeyCredential(Buffer.from('not-the-topic-key').toString('base64')), clientOptions: loopbackAzureOptions(h.env.vault.ca) }) };
+    const rows = await preflight(deps, h.env.config.credentials);
+    expect(failed(rows).sort()).toEqual([
+      'Container Apps: ready-api actions granted',
+      'Event Grid: lifecycle topic reachable',
+      'GitHub: public key of acme/ready',
+      'Key Vault: secrets delete',
+      'Key Vault: secrets delete',
+      'Key Vault: secrets recover',
+      'Key Vault: secrets recover',
+      'PostgreSQL: role second_app',
+      'PostgreSQL: rotator may set the password of second_app',
+    ]);
+    expect(allPassed(rows)).toBe(false);
+    const byCheck = (area: string, check: string) => rows.find((r) => r.area === area && r.check === check && !r.ok)!;
+    expect(byCheck('Key Vault', 'secrets delete')).toMatchObject({ detail: 'not granted: Microsoft.KeyVault/vaults/secrets/delete', fix: expect.stringContaining('Key Vault Secrets Officer') });
+    expect(byCheck('Container Apps', 'ready-api actions granted').detail).toBe('not granted: Microsoft.App/containerApps/revisions/restart/action');
+    expect(byCheck('PostgreSQL', 'rotator may set the password of second_app')).toMatchObject({ detail: 'no ADMIN OPTION on the role', fix: expect.stringContaining('20-single-user.sql') });
+    expect(byCheck('GitHub', 'public key of acme/ready').detail).toContain('403');
+    expect(byCheck('Event Grid', 'lifecycle topic reachable').detail).toContain('401');
+    // Read-only: the vault saw no write, PostgreSQL still holds the revoked state, nothing was published.
+    expect(h.env.vault.requests.filter((r) => r.method !== 'GET').length).toBe(requestsBefore);
+    expect(h.env.events.events()).toEqual([]);
+  });
+
+  it('when a vault has no resource id configured, then preflight says where to find it instead of guessing', async () => {
+    const credential = { ...h.env.config.credentials[1], keyVault: { ...h.env.config.credentials[1].keyVault, resourceId: undefined } };
+    const deps = { ...h.env.deps, config: { ...h.env.config, credentials: [credential] } };
+    const rows = await preflight(deps, [credential], { events: false });
+    expect(rows.filter((r) => !r.ok && r.area === 'Key Vault')).toEqual([expect.objectContaining({ check: expect.stringContaining('permissions on'), fix: expect.stringContaining('az keyvault show') })]);
+  });
+});
+
+describe('the ARM permissions emulator', () => {
+  it('when asked for permissions, then it answers as Permissions_ListForResource does, and refuses what ARM refuses', async () => {
+    const get = loopbackFetch(h.env.vault.ca);
+    const url = (scope: string, version = '2022-04-01') => `${h.env.containerApps.url}${scope}/providers/Microsoft.Authorization/permissions?api-version=${version}`;
+    const auth = { authorization: `Bearer ${h.env.serviceToken}` };
+    const vault = vaultResourceId(h.env.vault);
+    const ok = await get(url(vault), { headers: auth });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ value: [expect.objectContaining({ actions: expect.any(Array), notActions: [], dataActions: expect.any(Array), notDataActions: [] })] });
+    expect((await get(url(vault), {})).status).toBe(401);
+    expect((await get(url(vault, '2015-07-01'), { headers: auth })).status).toBe(400);
+    expect((await get(url(`/subscriptions/${LOCAL_SUBSCRIPTION}/resourceGroups/${LOCAL_RESOURCE_GROUP}/providers/Microsoft.KeyVault/vaults/unknown`), { headers: auth })).status).toBe(404);
+  });
+});
