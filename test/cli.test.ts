@@ -35,7 +35,7 @@ describe('the rotator command', () => {
 
   it('when rotate names an unknown credential or no command is given, then it refuses before touching any service', async () => {
     const unknown = await run('rotate', 'nope', '--config', config);
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
     expect(unknown.err).toContain('no credential with id "nope"');
     const usage = await run();
     expect(usage.code).toBe(2);
