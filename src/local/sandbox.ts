@@ -2,9 +2,10 @@ import { registerApp } from '../app';
 import { instanceIdFor } from '../orchestrations/contract';
 import type { RotationStatus } from '../rotation/status';
 import { DurableHost, installFunctionsCore } from './durable-host';
+import { showDrift } from './sandbox-drift';
 import { secretNameFor, startLocalEnvironment, type LocalCredentialSpec, type LocalEnvironment } from './environment';
 
-const BY_EVENT: LocalCredentialSpec = { id: 'orders-db', role: 'orders_app' };
+const BY_EVENT: LocalCredentialSpec = { id: 'orders-db', role: 'orders_app', overrides: { repair: 'rotate' } };
 const BY_TIMER: LocalCredentialSpec = { id: 'billing-db', role: 'billing_app', liveExpiresInDays: 5 };
 const BY_HTTP: LocalCredentialSpec = {
   id: 'reports-db',
@@ -33,7 +34,7 @@ async function main(): Promise<number> {
     host = new DurableHost({ clock: 'virtual', registry });
     const clock = host;
     env.useClock(() => clock.now().getTime());
-    const ok = [await byEvent(env, host), await byTimer(env, host), await byHttp(env, host)].every(Boolean);
+    const ok = [await byEvent(env, host), await byTimer(env, host), await byHttp(env, host), await showDrift(env, host, BY_EVENT)].every(Boolean);
     console.log('\nlifecycle events published to the topic:');
     for (const e of env.events.events()) console.log(`  ${e.type.padEnd(42)} ${e.source.padEnd(22)} ${e.id}`);
     if (process.argv.includes('--serve')) await serveUntilInterrupted(host);
