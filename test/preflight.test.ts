@@ -5,7 +5,8 @@ import { loopbackAzureOptions, loopbackFetch } from '../src/local/loopback-clien
 import { LOCAL_RESOURCE_GROUP, LOCAL_SUBSCRIPTION, ROTATOR_ROLE, vaultResourceId } from '../src/local/environment';
 import type { DurableHost } from '../src/local/durable-host';
 import { allPassed, preflight, type PreflightRow } from '../src/rotation/preflight';
-import { CONTAINER_APPS_ACTIONS, KEY_VAULT_SECRET_PERMISSIONS } from '../src/targets/arm-actions';
+import { CONTAINER_APPS_ACTIONS } from '../src/targets/arm-actions';
+import { KEY_VAULT_SECRET_ACCESS } from '../src/targets/key-vault-actions';
 import { LifecycleEvents } from '../src/targets/event-grid';
 import { startHarness, type Harness } from './support/harness';
 
@@ -60,7 +61,7 @@ describe('preflight checks every permission without changing anything', () => {
   it('when permissions are removed in every system, then one run lists every missing one with its fix, and nothing changed', async () => {
     const requestsBefore = h.env.vault.requests.filter((r) => r.method !== 'GET').length;
     // ARM: no revision restart, and Key Vault without delete and recover.
-    h.env.containerApps.addPrincipal({ token: h.env.serviceToken, actions: CONTAINER_APPS_ACTIONS.filter((a) => !a.endsWith('restart/action')), dataActions: [...KEY_VAULT_SECRET_PERMISSIONS.get, ...KEY_VAULT_SECRET_PERMISSIONS.list, ...KEY_VAULT_SECRET_PERMISSIONS.set] });
+    h.env.containerApps.addPrincipal({ token: h.env.serviceToken, actions: CONTAINER_APPS_ACTIONS.filter((a) => !a.endsWith('restart/action')), dataActions: [...KEY_VAULT_SECRET_ACCESS.get, ...KEY_VAULT_SECRET_ACCESS.list, ...KEY_VAULT_SECRET_ACCESS.set] });
     // GitHub: a token for another repository only.
     h.env.vault.seed('github-token', 'ghs_another_repository_only_000000');
     h.env.github.addToken({ token: 'ghs_another_repository_only_000000', repos: ['acme/elsewhere'] });
@@ -81,7 +82,7 @@ describe('preflight checks every permission without changing anything', () => {
     ]);
     expect(allPassed(rows)).toBe(false);
     const byCheck = (area: string, check: string) => rows.find((r) => r.area === area && r.check === check && !r.ok)!;
-    expect(byCheck('Key Vault', 'secrets delete')).toMatchObject({ detail: 'not granted: Microsoft.KeyVault/vaults/secrets/delete', fix: expect.stringContaining('Key Vault Secrets Officer') });
+    expect(byCheck('Key Vault', 'secrets delete')).toMatchObject({ detail: 'not granted: Microsoft.KeyVault/vaults/secrets/delete', fix: expect.stringContaining('key-vault-role.bicep') });
     expect(byCheck('Container Apps', 'ready-api actions granted').detail).toBe('not granted: Microsoft.App/containerApps/revisions/restart/action');
     expect(byCheck('PostgreSQL', 'rotator may set the password of second_app')).toMatchObject({ detail: 'no ADMIN OPTION on the role', fix: expect.stringContaining('20-single-user.sql') });
     expect(byCheck('GitHub', 'public key of acme/ready').detail).toContain('403');

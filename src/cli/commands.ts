@@ -10,7 +10,7 @@ import { checkDrift } from '../rotation/drift';
 import { allPassed, preflight, type PreflightRow } from '../rotation/preflight';
 import { isAbandonedPending, nextDue } from '../rotation/schedule';
 import { pendingSecretName, TAG } from '../rotation/state';
-import { DATABASE_URL_TEMPLATE, renderTemplate } from '../rotation/templates';
+import { renderConsumerValue } from '../rotation/templates';
 import { openHost, startManual, type CliHost } from './rotations';
 import { renderTable } from './table';
 
@@ -166,7 +166,7 @@ export async function writeEnv(ctx: CommandContext, id: string, file: string, va
   const [c] = selected(ctx.config, id);
   const live = await ctx.deps.vault(c.keyVault.url).latest('cli', c.keyVault.secret);
   if (!live) throw new RotationError({ code: 'no-live-secret', stage: 'cli', message: `Key Vault has no secret ${c.keyVault.secret} for ${c.id}` });
-  const url = renderTemplate(DATABASE_URL_TEMPLATE, await templateFields(ctx.deps, c, live.version));
+  const url = renderConsumerValue('database-url', await templateFields(ctx.deps, c, live.version), []);
   const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l, i, all) => l !== '' || i < all.length - 1) : [];
   const at = lines.findIndex((l) => l.startsWith(`${variable}=`));
   if (at >= 0) lines[at] = `${variable}=${url}`;

@@ -65,7 +65,7 @@ async function keyVault(deps: RotationDeps, c: Credential): Promise<PreflightRow
   if (needsGitHubKey) rows.push(...(await vaultPermissions(deps, c.id, github.vaultUrl, ['get'], 'Key Vault Secrets User')));
   const live = { ...base, check: `live secret ${c.keyVault.secret} readable` };
   rows.push(
-    ...(await attempt(live, 'grant the service identity Key Vault Secrets Officer on the vault', async () => {
+    ...(await attempt(live, 'grant the service identity the Key Vault secret rotator role on the vault', async () => {
       const found = await deps.vault(c.keyVault.url).latest('preflight', c.keyVault.secret);
       return found
         ? pass(live, `version ${found.version}${found.expiresOn ? `, expires ${found.expiresOn}` : ', no expiry'}`)
