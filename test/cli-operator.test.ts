@@ -120,7 +120,9 @@ describe('the rotator command for operators', () => {
     expect(result.code).toBe(0);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const password = env.vault.currentValue(secretNameFor('orders'))!;
-    expect(readFileSync(file, 'utf8')).toMatch(new RegExp(`^OTHER=1\nDATABASE_URL=postgresql://orders_app:${encodeURIComponent(password)}@${env.postgres.host}:${env.postgres.port}/appdb\\?sslmode=\\w+\n$`));
+    const written = readFileSync(file, 'utf8');
+    expect(written.startsWith(`OTHER=1\nDATABASE_URL=postgresql://orders_app:${encodeURIComponent(password)}@${env.postgres.host}:${env.postgres.port}/appdb?sslmode=`)).toBe(true);
+    expect(written.split('\n')).toHaveLength(3);
     expect(result.out).not.toContain(password);
   });
 });
