@@ -30,7 +30,6 @@ export const FINDINGS = {
   'derived-stale': { severity: 'error', repair: 'propagate' },
   'github-stale': { severity: 'error', repair: 'propagate' },
   'github-missing': { severity: 'error', repair: 'propagate' },
-  'container-app-stale': { severity: 'error', repair: 'propagate' },
   'expired': { severity: 'critical', repair: 'none' },
   'expiry-near': { severity: 'warning', repair: 'none' },
   'no-expiry': { severity: 'warning', repair: 'none' },
