@@ -11,6 +11,7 @@ export interface SecretVersionInfo {
   enabled: boolean;
   createdOn?: string;
   expiresOn?: string;
+  contentType?: string;
 }
 
 export interface WriteOptions {
@@ -130,6 +131,7 @@ function describe(p: SecretProperties): SecretVersionInfo {
     enabled: p.enabled !== false,
     createdOn: p.createdOn?.toISOString(),
     expiresOn: p.expiresOn?.toISOString(),
+    contentType: p.contentType,
   };
 }
 
@@ -137,8 +139,24 @@ function statusOf(error: unknown): number | undefined {
   return (error as { statusCode?: number })?.statusCode;
 }
 
+/** The service's inner error code (`error.innererror.code` on the wire), which the SDK keeps in `details`. */
+function innerCodeOf(error: unknown): string | undefined {
+  return (error as { details?: { error?: { innerError?: { code?: string } } } })?.details?.error?.innerError?.code;
+}
+
 function isDeletedButRecoverable(error: unknown): boolean {
-  return statusOf(error) === 409 && /deleted but recoverable/i.test((error as Error).message ?? '');
+  return statusOf(error) === 409 && (innerCodeOf(error) === 'ObjectIsDeletedButRecoverable' || /deleted but recoverable/i.test((error as Error).message ?? ''));
+}
+
+/**
+ * Soft delete and recovery complete asynchronously; until they do, Key Vault answers 409
+ * with these inner codes, and the same request succeeds once the operation has finished.
+ * https://learn.microsoft.com/azure/key-vault/general/soft-delete-overview
+ */
+const SETTLING = new Set(['ObjectIsBeingDeleted', 'ObjectIsBeingRecovered']);
+
+function isSettling(error: unknown): boolean {
+  return statusOf(error) === 409 && SETTLING.has(innerCodeOf(error) ?? '');
 }
 
 /** Builds a fresh error from status and service message only: the SDK error carries the request body. */
@@ -147,8 +165,9 @@ export function classifyKeyVaultError(stage: string, what: string, error: unknow
   const status = statusOf(error);
   const code = (error as { code?: string })?.code;
   const serviceMessage = keyVaultServiceMessage(error);
-  const retryable = isTransient(status, code);
-  const kind = status === 401 || status === 403 ? 'key-vault-forbidden' : status === 404 ? 'secret-not-found' : retryable ? 'key-vault-unavailable' : 'key-vault-error';
+  const settling = isSettling(error);
+  const retryable = settling || isTransient(status, code);
+  const kind = status === 401 || status === 403 ? 'key-vault-forbidden' : status === 404 ? 'secret-not-found' : settling ? 'key-vault-settling' : retryable ? 'key-vault-unavailable' : 'key-vault-error';
   return new RotationError({ code: kind, stage, retryable, status, message: `${what} failed: Key Vault ${status ?? code ?? 'error'}${serviceMessage ? `: ${serviceMessage}` : ''}` });
 }
 
