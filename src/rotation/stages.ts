@@ -6,7 +6,7 @@ import type { PostgresTarget } from '../targets/postgres';
 import { consumerTargets, templateFields, type TargetKey } from './consumers';
 import type { Logger, RotationDeps } from './deps';
 import { generatePassword, scramSha256Verifier } from './password';
-import { isPromotedButUnfinished, isStalePending, pendingSecretName, rotationIdOf, TAG, type PendingStage } from './state';
+import { isPromotedButUnfinished, isSpentPending, isStalePending, operatorTags, pendingSecretName, rotationIdOf, TAG, type PendingStage } from './state';
 import { assertLoginRole, liveRoleOf, loginRoles, targetRoleOf } from './strategy';
 import { renderTemplate } from './templates';
 
@@ -62,8 +62,8 @@ export async function begin(deps: RotationDeps, input: RotationIds, log: Logger)
   await checkRoles(s);
   const live = await s.vault.latest('begin', s.credential.keyVault.secret);
   let pending = await s.vault.latest('begin', s.pendingName);
-  if (pending && isStalePending(pending, live)) {
-    log.warn(`begin: removing stale pending secret ${s.pendingName} version ${pending.version} (older than live ${live?.version})`);
+  if (pending && (isSpentPending(pending, live) || isStalePending(pending, live))) {
+    log.warn(`begin: removing leftover pending secret ${s.pendingName} version ${pending.version} (rotation ${rotationIdOf(pending) ?? '(none)'} is over; live is ${live?.version})`);
     await s.vault.remove('begin', s.pendingName);
     pending = undefined;
   }
@@ -116,8 +116,9 @@ function previousRoleOf(s: Scope, role: string): string {
 export async function stage(deps: RotationDeps, input: RotationRef): Promise<{ pendingVersion: string; reused: boolean }> {
   const s = scope(deps, input.credentialId, 'stage', input.role);
   const pending = await s.vault.latest('stage', s.pendingName);
-  if (pending && rotationIdOf(pending) === input.rotationId) return { pendingVersion: pending.version, reused: true };
-  if (pending) throw new RotationError({ code: 'foreign-pending-secret', stage: 'stage', message: `secret ${s.pendingName} belongs to rotation ${rotationIdOf(pending) ?? '(none)'}` });
+  if (pending && rotationIdOf(pending) === input.rotationId && !isSpentPending(pending, undefined)) return { pendingVersion: pending.version, reused: true };
+  // A spent copy (recovered from soft delete by an earlier attempt of this write) is overwritten.
+  if (pending && !isSpentPending(pending, undefined)) throw new RotationError({ code: 'foreign-pending-secret', stage: 'stage', message: `secret ${s.pendingName} belongs to rotation ${rotationIdOf(pending) ?? '(none)'}` });
   const written = await s.vault.write('stage', s.pendingName, generatePassword(s.credential.password.length), { tags: pendingTags(s, input, 'staged') });
   return { pendingVersion: written.version, reused: false };
 }
@@ -165,14 +166,23 @@ export async function promote(deps: RotationDeps, input: RotationRef & { pending
     const password = await s.vault.value('promote', s.pendingName, input.pendingVersion);
     const now = deps.now();
     const written = await s.vault.write('promote', s.credential.keyVault.secret, password, {
-      tags: { [TAG.rotationId]: input.rotationId, [TAG.credential]: s.credential.id, [TAG.role]: input.role, [TAG.rotatedAt]: now.toISOString(), [TAG.stage]: 'promoted' },
+      tags: { ...operatorTags(live), [TAG.rotationId]: input.rotationId, [TAG.credential]: s.credential.id, [TAG.role]: input.role, [TAG.rotatedAt]: now.toISOString(), [TAG.stage]: 'promoted' },
       expiresOn: new Date(now.getTime() + s.credential.validityDays * 86_400_000),
+      contentType: live?.contentType,
     });
     promoted = { liveVersion: written.version, previousVersion: live?.version, skipped: false };
   }
   await writeDerived(deps, s, input.rotationId, promoted.liveVersion);
-  await s.vault.remove('promote', s.pendingName);
+  await removePending(s, 'promote', input.rotationId, 'consumed');
   return promoted;
+}
+
+/** Marks our pending secret spent before deleting it, so a copy recovered from soft delete is never resumed. */
+async function removePending(s: Scope, stage: string, rotationId: string, spent: 'consumed' | 'aborted'): Promise<boolean> {
+  const pending = await s.vault.latest(stage, s.pendingName);
+  if (!pending || rotationIdOf(pending) !== rotationId) return false;
+  if (pending.tags[TAG.stage] !== spent) await s.vault.setTags(stage, s.pendingName, pending.version, { ...pending.tags, [TAG.stage]: spent });
+  return s.vault.remove(stage, s.pendingName);
 }
 
 /** Derived secrets follow the live version; one already written by this rotation is left alone. */
@@ -180,8 +190,10 @@ async function writeDerived(deps: RotationDeps, s: Scope, rotationId: string, li
   if (s.credential.keyVault.derived.length === 0) return;
   const fields = await templateFields(deps, s.credential, liveVersion);
   for (const d of s.credential.keyVault.derived) {
-    if (rotationIdOf(await s.vault.latest('promote', d.secret)) === rotationId) continue;
-    await s.vault.write('promote', d.secret, renderTemplate(d.template, fields), { tags: { [TAG.rotationId]: rotationId, [TAG.credential]: s.credential.id, [TAG.role]: fields.user } });
+    const current = await s.vault.latest('promote', d.secret);
+    if (rotationIdOf(current) === rotationId) continue;
+    const tags = { ...operatorTags(current), [TAG.rotationId]: rotationId, [TAG.credential]: s.credential.id, [TAG.role]: fields.user };
+    await s.vault.write('promote', d.secret, renderTemplate(d.template, fields), { tags, contentType: current?.contentType });
   }
 }
 
@@ -257,7 +269,7 @@ export async function compensate(deps: RotationDeps, input: RotationRef, log: Lo
     if (ours && input.role !== liveRoleOf(s.credential, live)) result.cleared = await clearIfApplied(s, input.role, ours, true);
   } else if (live) result.restored = await restoreLive(s, input.role, live);
   else if (ours) result.cleared = await clearIfApplied(s, input.role, ours, false);
-  if (ours) result.pendingRemoved = await s.vault.remove('compensate', s.pendingName);
+  if (ours) result.pendingRemoved = await removePending(s, 'compensate', input.rotationId, 'aborted');
   log.info(`compensate: role ${input.role} restored=${result.restored} cleared=${result.cleared} pendingRemoved=${result.pendingRemoved}`);
   return result;
 }

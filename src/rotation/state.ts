@@ -10,7 +10,12 @@ export const TAG = {
   rotatedAt: 'rotated-at',
 } as const;
 
-export type PendingStage = 'staged' | 'applied';
+/**
+ * On the pending secret. `consumed` (promote copied it to the live secret) and `aborted`
+ * (compensate undid it) are set before it is deleted: a soft-deleted copy recovered by a
+ * later rotation's write then reads as a leftover, not as work to resume.
+ */
+export type PendingStage = 'staged' | 'applied' | 'consumed' | 'aborted';
 
 /** On the live version: promoted until every consumer is confirmed and the old credential retired. */
 export type LiveStage = 'promoted' | 'complete';
@@ -25,6 +30,24 @@ export function pendingSecretName(credential: Credential): string {
 
 export function rotationIdOf(secret: SecretVersionInfo | undefined): string | undefined {
   return secret?.tags[TAG.rotationId];
+}
+
+/** The rotator's own tags; every other tag on the live secret is an operator's and is kept. */
+const ROTATOR_TAGS = new Set<string>(Object.values(TAG));
+
+export function operatorTags(secret: SecretVersionInfo | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(secret?.tags ?? {}).filter(([name]) => !ROTATOR_TAGS.has(name)));
+}
+
+/**
+ * A pending secret whose rotation is over: promote consumed it or compensate aborted it
+ * (a copy recovered from soft delete keeps those tags), or, written before those tags
+ * existed, it belongs to the live version's rotation and that rotation completed.
+ */
+export function isSpentPending(pending: SecretVersionInfo, live: SecretVersionInfo | undefined): boolean {
+  const stage = pending.tags[TAG.stage];
+  if (stage === 'consumed' || stage === 'aborted') return true;
+  return live !== undefined && rotationIdOf(pending) === rotationIdOf(live) && live.tags[TAG.stage] === 'complete';
 }
 
 /**

@@ -23,7 +23,7 @@ export interface Harness {
    * history on a new host (asserting the crashed history is a prefix of the finished one)
    * or starts afresh with the history lost.
    */
-  crashAndRecover(credentialId: string, crash: { method: string; call: number }, mode: 'replay' | 'fresh'): Promise<RotationResult>;
+  crashAndRecover(credentialId: string, crash: { method: string; call: number } | { vaultRequest: number }, mode: 'replay' | 'fresh'): Promise<RotationResult>;
   login(role: string, password: string): Promise<'accepted' | string>;
   liveValue(credentialId: string): string;
   pendingExists(credentialId: string): boolean;
@@ -54,6 +54,10 @@ export async function startHarness(specs: LocalCredentialSpec[]): Promise<Harnes
     registerApp(() => holder.current);
     registered = holder;
   }
+  // A 401 is the SDK's token-less first request meeting the challenge: nothing happened yet.
+  env.vault.onRequest((event) => {
+    if (event.status !== 401 && crash.vaultRequestHandled()) env.vault.inject({ drop: true, times: Number.MAX_SAFE_INTEGER });
+  });
   const hosts: DurableHost[] = [];
   const harness: Harness = {
     env,
@@ -76,10 +80,13 @@ export async function startHarness(specs: LocalCredentialSpec[]): Promise<Harnes
     },
     async crashAndRecover(credentialId, crash, mode) {
       const first = harness.newHost();
-      harness.crash.arm(crash.method, crash.call);
+      if ('vaultRequest' in crash) harness.crash.armVaultRequest(crash.vaultRequest);
+      else harness.crash.arm(crash.method, crash.call);
       const instanceId = await harness.start(first, credentialId);
       await expect(first.waitForCompletion(instanceId, { timeoutMs: 30_000 })).rejects.toBeInstanceOf(HostCrashedError);
       expect(harness.crash.pending).toBe(false);
+      harness.crash.disarm();
+      env.vault.clearFaults();
       if (mode === 'fresh') return harness.rotate(harness.newHost(), credentialId);
       const second = harness.newHost(first.exportState());
       second.resume();
