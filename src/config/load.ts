@@ -54,6 +54,8 @@ export function parseConfig(raw: unknown): RotationConfig {
   checkUnique(resolved);
   resolved.forEach(checkTemplatesAndFormats);
   resolved.forEach(checkAlternatingCarriesUser);
+  resolved.forEach(checkValidityOutlastsNearExpiry);
+  checkOneCredentialPerRole(resolved);
   const needsGitHub = resolved.find((c) => c.consumers.github.length > 0);
   if (needsGitHub && !result.data.github) throw configError(`credential "${needsGitHub.id}": consumers.github needs the top-level github section (how to authenticate to GitHub)`);
   return { pendingMaxAgeHours: defaults.pendingMaxAgeHours, github: result.data.github, arm: result.data.arm, credentials: resolved };
@@ -142,4 +144,39 @@ function checkAlternatingCarriesUser(c: Credential): void {
   c.consumers.github.forEach((t, i) => {
     if (t.format === 'password') throw configError(`credential "${c.id}": consumers.github[${i}].format "password" cannot follow alternating users (the login changes at every rotation); use database-url or a derived secret that contains {user}`);
   });
+}
+
+/**
+ * Key Vault publishes SecretNearExpiry 30 days before a version expires
+ * (https://learn.microsoft.com/azure/key-vault/general/event-grid-overview), and the
+ * schedule rotates `expiryMarginDays` before expiry. A new version must outlive both with
+ * room to spare, or it is near expiry as soon as it is written and rotations chain.
+ */
+export const NEAR_EXPIRY_NOTICE_DAYS = 30;
+
+function checkValidityOutlastsNearExpiry(c: Credential): void {
+  const floor = NEAR_EXPIRY_NOTICE_DAYS + c.expiryMarginDays;
+  if (c.validityDays > floor) return;
+  throw configError(
+    `credential "${c.id}": validityDays ${c.validityDays} must be more than ${floor} (Key Vault's ${NEAR_EXPIRY_NOTICE_DAYS}-day SecretNearExpiry notice + expiryMarginDays ${c.expiryMarginDays}): ` +
+      'a shorter validity makes every new version near expiry at once, so each rotation would trigger the next',
+  );
+}
+
+/**
+ * Roles belong to the server, not to a database: two credentials that set the same login
+ * (or share a group) on one server would overwrite each other's password.
+ */
+function checkOneCredentialPerRole(credentials: Credential[]): void {
+  const owners = new Map<string, string>();
+  for (const c of credentials) {
+    const server = `${c.postgres.host.toLowerCase().replace(/\.$/, '')}:${c.postgres.port}`;
+    const roles = [c.postgres.role, ...(c.postgres.roles ?? []), c.postgres.group].filter((r): r is string => r !== undefined);
+    for (const role of new Set(roles)) {
+      const key = `${server}/${role}`;
+      const owner = owners.get(key);
+      if (owner !== undefined && owner !== c.id) throw configError(`credentials "${owner}" and "${c.id}" both name role ${role} on server ${server}; a role can belong to one credential only`);
+      owners.set(key, c.id);
+    }
+  }
 }
