@@ -3,6 +3,7 @@ import type { Credential } from '../config/schema';
 import { RotationError } from '../errors';
 import type { KeyVaultSecrets, SecretVersionInfo } from '../targets/key-vault';
 import type { PostgresTarget } from '../targets/postgres';
+import { checkServerAndRoles } from './begin-checks';
 import { consumerTargets, templateFields, type TargetKey } from './consumers';
 import type { Logger, RotationDeps } from './deps';
 import { generatePassword, scramSha256Verifier } from './password';
@@ -59,7 +60,7 @@ function scope(deps: RotationDeps, credentialId: string, stage: string, role?: s
 
 export async function begin(deps: RotationDeps, input: RotationIds, log: Logger): Promise<Plan> {
   const s = scope(deps, input.credentialId, 'begin');
-  await checkRoles(s);
+  await checkServerAndRoles(s.credential, s.postgres);
   const live = await s.vault.latest('begin', s.credential.keyVault.secret);
   let pending = await s.vault.latest('begin', s.pendingName);
   if (pending && (isSpentPending(pending, live) || isStalePending(pending, live))) {
@@ -93,19 +94,6 @@ export async function begin(deps: RotationDeps, input: RotationIds, log: Logger)
     targets: consumerTargets(s.credential),
     confirmTimeoutMinutes: s.credential.confirmTimeoutMinutes,
   };
-}
-
-/** Every login role exists; alternating logins belong to the group, so their objects do too. */
-async function checkRoles(s: Scope): Promise<void> {
-  for (const role of loginRoles(s.credential)) {
-    if (!(await s.postgres.roleExists('begin', role))) {
-      throw new RotationError({ code: 'unknown-role', stage: 'begin', message: `credential "${s.credential.id}": role ${role} does not exist on ${s.credential.postgres.host}` });
-    }
-    const group = s.credential.postgres.group;
-    if (s.alternating && group && !(await s.postgres.isMemberOf('begin', role, group))) {
-      throw new RotationError({ code: 'misconfigured-role', stage: 'begin', message: `credential "${s.credential.id}": login ${role} is not a member of group ${group}; run the alternating-users bootstrap or rotator adopt first` });
-    }
-  }
 }
 
 /** With alternating users, the login a promoted rotation replaced is the other one. */
@@ -144,6 +132,9 @@ export async function verify(deps: RotationDeps, input: PendingRef): Promise<{ l
   } catch (error) {
     if (error instanceof RotationError && error.code === 'login-refused') {
       throw new RotationError({ code: 'verify-failed', stage: 'verify', message: `the new password of ${input.role} (pending version ${input.pendingVersion}) does not log in` });
+    }
+    if (error instanceof RotationError && error.code === 'login-not-permitted') {
+      throw new RotationError({ code: 'login-not-permitted', stage: 'verify', message: `role ${input.role} is not permitted to log in at all (NOLOGIN, or no pg_hba.conf entry), whatever its password: ${error.message}` });
     }
     throw error;
   }

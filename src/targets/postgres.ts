@@ -31,6 +31,19 @@ export function entraTokenPassword(credential: TokenCredential): () => Promise<s
   };
 }
 
+export interface LoginRules {
+  canLogin: boolean;
+  /** -1: no limit. */
+  connectionLimit: number;
+  validUntil: string | null;
+  expired: boolean;
+}
+
+export interface PasswordSettings {
+  passwordEncryption: string;
+  azureAccepted: string | null;
+}
+
 // A fixed first key keeps our advisory locks apart from the application's own.
 const LOCK_NAMESPACE = 0x526f74;
 
@@ -38,10 +51,31 @@ const LOCK_NAMESPACE = 0x526f74;
 export class PostgresTarget {
   constructor(private readonly endpoint: PostgresEndpoint, private readonly admin: AdminLogin) {}
 
-  async roleExists(stage: string, role: string): Promise<boolean> {
+  /** What decides whether the role may log in at all, whatever its password; undefined when there is no such role. */
+  async loginRules(stage: string, role: string): Promise<LoginRules | undefined> {
     return this.asAdmin(stage, `reading role ${role}`, async (client) => {
-      const result = await client.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [role]);
-      return result.rowCount === 1;
+      const result = await client.query<LoginRules>(
+        `SELECT rolcanlogin AS "canLogin", rolconnlimit AS "connectionLimit", rolvaliduntil::text AS "validUntil",
+                coalesce(rolvaliduntil < now(), false) AS expired
+           FROM pg_catalog.pg_roles WHERE rolname = $1`,
+        [role],
+      );
+      return result.rows[0];
+    });
+  }
+
+  /**
+   * The server's password settings: `password_encryption`, and on Azure Database for
+   * PostgreSQL `azure.accepted_password_auth_method` (null elsewhere), which lists the
+   * methods logins may use.
+   */
+  async passwordSettings(stage: string): Promise<PasswordSettings> {
+    return this.asAdmin(stage, 'reading the password settings', async (client) => {
+      const result = await client.query<PasswordSettings>(
+        `SELECT current_setting('password_encryption') AS "passwordEncryption",
+                current_setting('azure.accepted_password_auth_method', true) AS "azureAccepted"`,
+      );
+      return result.rows[0];
     });
   }
 
@@ -103,7 +137,7 @@ export class PostgresTarget {
       await this.asRole(stage, role, password, async () => undefined);
       return true;
     } catch (error) {
-      if (error instanceof RotationError && error.code === 'login-refused') return false;
+      if (error instanceof RotationError && (error.code === 'login-refused' || error.code === 'login-not-permitted')) return false;
       throw error;
     }
   }
@@ -174,7 +208,8 @@ export async function withSession<T>(
 
 const PERMANENT_CODES: Record<string, string> = {
   '28P01': 'login-refused',
-  '28000': 'login-refused',
+  // invalid_authorization_specification: the role may not log in (NOLOGIN, or no pg_hba.conf entry), whatever the password.
+  '28000': 'login-not-permitted',
   '42501': 'permission-denied',
   '42704': 'unknown-role',
   '3D000': 'unknown-database',
