@@ -101,6 +101,10 @@ const githubTarget = z.object({
   environment: gitHubEnvironment.optional().describe('Deployment environment of the repository'),
   secret: gitHubSecretName.describe('GitHub Actions secret name'),
   format: z.string().min(1).default('password').describe('password, database-url, or the name of a derived secret'),
+  visibility: z
+    .enum(['private', 'all'])
+    .optional()
+    .describe('Organisation secret the rotator creates: private (default) or all repositories; an existing one keeps its visibility and selected repositories'),
 });
 
 const containerAppTarget = z.object({
@@ -174,6 +178,7 @@ const credential = z
     c.consumers.github.forEach((t, i) => {
       if (!t.repo === !t.org) ctx.addIssue({ code: 'custom', path: ['consumers', 'github', i], message: 'must name exactly one of repo or org' });
       if (t.org && t.environment) ctx.addIssue({ code: 'custom', path: ['consumers', 'github', i, 'environment'], message: 'applies to repository secrets only' });
+      if (t.visibility && !t.org) ctx.addIssue({ code: 'custom', path: ['consumers', 'github', i, 'visibility'], message: 'applies to organisation secrets only' });
     });
   });
 

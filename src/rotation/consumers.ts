@@ -50,7 +50,7 @@ async function pushTo(deps: RotationDeps, credential: Credential, input: Propaga
   if (kind === 'github') {
     const t = credential.consumers.github[index];
     const value = renderConsumerValue(t.format, await templateFields(deps, credential, input.liveVersion), credential.keyVault.derived);
-    const where = t.org ? { org: t.org } : { repo: t.repo!, environment: t.environment };
+    const where = t.org ? { org: t.org, visibility: t.visibility } : { repo: t.repo!, environment: t.environment };
     await deps.github().putSecret('propagate', { ...where, name: t.secret }, value);
     return { result: { kind: 'github', key: input.target, target: describeTarget(credential, input.target), outcome: 'succeeded' } };
   }

@@ -22,13 +22,21 @@ export interface GitHubSecretsOptions {
   maxWaitMs?: number;
   /** Per-request timeout. Default 30 s. */
   timeoutMs?: number;
-  /** Visibility written with organization secrets. Default `private`. */
-  orgVisibility?: 'private' | 'all';
   /** Milliseconds since the epoch; signs app JWTs and ages the installation token. */
   clock?: () => number;
 }
 
-export type GitHubSecretScope = { repo: string; environment?: string } | { org: string };
+/** `visibility` applies when the rotator creates an organisation secret; an existing one keeps its own. */
+export type GitHubSecretScope = { repo: string; environment?: string } | { org: string; visibility?: 'private' | 'all' };
+
+/** Who may read an organisation secret: GitHub requires it on every write, so it is read and sent back. */
+interface OrgAccess {
+  visibility: 'all' | 'private' | 'selected';
+  selected_repository_ids?: number[];
+}
+
+/** GitHub's page size limit for the selected-repositories list. */
+const REPOS_PER_PAGE = 100;
 export type GitHubSecretTarget = GitHubSecretScope & { name: string };
 
 interface InstallationToken {
@@ -86,9 +94,10 @@ export class GitHubSecrets {
     const headers = { authorization: `token ${token}`, 'x-github-api-version': API_VERSION };
     try {
       const { data: key } = await this.send(call, (request) => this.publicKey(target, headers, request));
+      const access = 'org' in target ? await this.orgAccess(call, target, headers) : undefined;
       const sealed = await seal(value, key.key);
       call.hidden.push(sealed);
-      const response = await this.send(call, (request) => this.write(target, { encrypted_value: sealed, key_id: key.key_id }, headers, request));
+      const response = await this.send(call, (request) => this.write(target, { encrypted_value: sealed, key_id: key.key_id }, access, headers, request));
       return { created: response.status === 201 };
     } catch (error) {
       if (error instanceof RotationError && error.status === 401) this.installation = undefined;
@@ -138,9 +147,33 @@ export class GitHubSecrets {
     return this.octokit.rest.actions.getEnvironmentPublicKey({ owner, repo, environment_name: target.environment, headers, request });
   }
 
-  private write(target: GitHubSecretTarget, body: { encrypted_value: string; key_id: string }, headers: Record<string, string>, request: PerRequest) {
+  /**
+   * The visibility the secret has now, and for `selected` its repositories, so the write
+   * keeps them (a write without them would widen or narrow who can read the secret). A
+   * secret that does not exist yet gets the configured visibility.
+   * https://docs.github.com/rest/actions/secrets#get-an-organization-secret
+   */
+  private async orgAccess(call: Call, target: { org: string; name: string; visibility?: 'private' | 'all' }, headers: Record<string, string>): Promise<OrgAccess> {
+    let visibility: OrgAccess['visibility'];
+    try {
+      ({ visibility } = (await this.send(call, (request) => this.octokit.rest.actions.getOrgSecret({ org: target.org, secret_name: target.name, headers, request }))).data);
+    } catch (error) {
+      if (error instanceof RotationError && error.status === 404) return { visibility: target.visibility ?? 'private' };
+      throw error;
+    }
+    if (visibility !== 'selected') return { visibility };
+    const ids: number[] = [];
+    for (let page = 1; ; page += 1) {
+      const { data } = await this.send(call, (request) => this.octokit.rest.actions.listSelectedReposForOrgSecret({ org: target.org, secret_name: target.name, per_page: REPOS_PER_PAGE, page, headers, request }));
+      ids.push(...data.repositories.map((r) => r.id));
+      if (data.repositories.length < REPOS_PER_PAGE || ids.length >= data.total_count) break;
+    }
+    return { visibility, selected_repository_ids: ids };
+  }
+
+  private write(target: GitHubSecretTarget, body: { encrypted_value: string; key_id: string }, access: OrgAccess | undefined, headers: Record<string, string>, request: PerRequest) {
     const common = { ...body, secret_name: target.name, headers, request };
-    if ('org' in target) return this.octokit.rest.actions.createOrUpdateOrgSecret({ ...common, org: target.org, visibility: this.options.orgVisibility ?? 'private' });
+    if ('org' in target) return this.octokit.rest.actions.createOrUpdateOrgSecret({ ...common, org: target.org, ...(access ?? { visibility: 'private' }) });
     const { owner, repo } = splitRepo(target.repo);
     if (target.environment === undefined) return this.octokit.rest.actions.createOrUpdateRepoSecret({ ...common, owner, repo });
     return this.octokit.rest.actions.createOrUpdateEnvironmentSecret({ ...common, owner, repo, environment_name: target.environment });

@@ -89,7 +89,7 @@ interface OrgState {
 }
 
 type Params = Record<string, string>;
-type RouteKind = 'public-key' | 'put-secret' | 'get-secret' | 'installation-token';
+type RouteKind = 'public-key' | 'put-secret' | 'get-secret' | 'selected-repos' | 'installation-token';
 
 interface Route {
   method: string;
@@ -115,6 +115,7 @@ const ROUTES: Route[] = [
   route('GET', 'orgs/:org/actions/secrets/public-key', 'public-key', `${SECRETS_DOCS}#get-an-organization-public-key`),
   route('GET', 'orgs/:org/actions/secrets/:name', 'get-secret', `${SECRETS_DOCS}#get-an-organization-secret`),
   route('PUT', 'orgs/:org/actions/secrets/:name', 'put-secret', `${SECRETS_DOCS}#create-or-update-an-organization-secret`),
+  route('GET', 'orgs/:org/actions/secrets/:name/repositories', 'selected-repos', `${SECRETS_DOCS}#list-selected-repositories-for-an-organization-secret`),
   route('POST', 'app/installations/:installation_id/access_tokens', 'installation-token', `${DOCS}/apps/apps#create-an-installation-access-token-for-an-app`),
 ];
 
@@ -278,6 +279,7 @@ export class GitHubEmulator extends LoopbackEmulator {
     const call: SecretCall = { req, params, doc: route.doc, scope };
     if (route.kind === 'public-key') return json(200, publicKeyBody(await this.keysOf(scope)));
     if (route.kind === 'get-secret') return this.getSecret(call);
+    if (route.kind === 'selected-repos') return this.selectedRepos(call);
     return this.putSecret(call);
   }
 
@@ -292,7 +294,26 @@ export class GitHubEmulator extends LoopbackEmulator {
     if (!secret) return notFound(call.doc);
     const body: Record<string, unknown> = { name: secret.name, created_at: githubTime(secret.createdAt.getTime()), updated_at: githubTime(secret.updatedAt.getTime()) };
     if (secret.visibility) body.visibility = secret.visibility;
+    // GitHub links the repository list of a `selected` secret instead of inlining it.
+    if (secret.visibility === 'selected') body.selected_repositories_url = `${this.url}/orgs/${call.params.org}/actions/secrets/${secret.name}/repositories`;
     return json(200, body);
+  }
+
+  /**
+   * `GET /orgs/{org}/actions/secrets/{name}/repositories`: the repositories a `selected`
+   * secret is shared with, paged by `per_page` (at most 100, default 30) and `page`. The
+   * docs define the list only for `selected` secrets; for any other visibility the emulator
+   * answers 409 rather than guess what GitHub lists.
+   */
+  private selectedRepos(call: SecretCall): EmulatorResponse {
+    const secret = call.scope.secrets.get(call.params.name.toUpperCase());
+    if (!secret) return notFound(call.doc);
+    if (secret.visibility !== 'selected') return json(409, githubError(409, `Secret ${secret.name} has visibility ${secret.visibility}; only a selected secret lists repositories.`, call.doc));
+    const perPage = Math.min(100, Math.max(1, Number(call.req.query.get('per_page') ?? 30) || 30));
+    const page = Math.max(1, Number(call.req.query.get('page') ?? 1) || 1);
+    const repos = (secret.selectedRepositoryIds ?? []).map((id) => [...this.repos.values()].find((r) => r.id === id)).filter((r): r is RepoState => r !== undefined);
+    const slice = repos.slice((page - 1) * perPage, page * perPage).map((r) => ({ id: r.id, name: r.fullName.split('/')[1], full_name: r.fullName }));
+    return json(200, { total_count: repos.length, repositories: slice });
   }
 
   private async putSecret(call: SecretCall): Promise<EmulatorResponse> {
@@ -303,6 +324,8 @@ export class GitHubEmulator extends LoopbackEmulator {
     const isOrg = call.params.org !== undefined;
     const orgFields = isOrg ? orgSecretFields(body) : {};
     if (typeof orgFields === 'string') return invalid(orgFields, call.doc);
+    const foreign = (orgFields.selectedRepositoryIds ?? []).filter((id) => !this.isOrgRepo(call.params.org, id));
+    if (foreign.length > 0) return invalid(`Repository ids ${foreign.join(', ')} are not repositories of ${call.params.org}.`, call.doc);
     const existing = call.scope.secrets.get(call.params.name.toUpperCase());
     // An organization secret's visibility can change without a new value; nothing else can.
     const valueRequired = !isOrg || existing === undefined || body.encrypted_value !== undefined || body.key_id !== undefined;
@@ -352,6 +375,10 @@ export class GitHubEmulator extends LoopbackEmulator {
   }
 
   // ---- state helpers -------------------------------------------------------------------
+
+  private isOrgRepo(org: string, id: number): boolean {
+    return [...this.repos.values()].some((r) => r.id === id && r.fullName.split('/')[0].toLowerCase() === org.toLowerCase());
+  }
 
   private repoState(fullName: string): RepoState {
     const repo = this.repos.get(fullName.toLowerCase());
@@ -433,7 +460,10 @@ function orgSecretFields(body: Record<string, unknown>): OrgFields | string {
   if (visibility !== 'all' && visibility !== 'private' && visibility !== 'selected') {
     return schemaError(`For 'properties/visibility', ${JSON.stringify(visibility)} is not one of ["all", "private", "selected"].`);
   }
-  if (ids === undefined) return { visibility };
+  // Visibility is replaced on every write: a secret that is no longer `selected` keeps no
+  // repository list. GitHub's docs do not say whether `selected` without ids keeps the old
+  // list; the emulator takes the stricter reading and empties it, so a client must send it.
+  if (ids === undefined) return { visibility, selectedRepositoryIds: visibility === 'selected' ? [] : undefined };
   if (visibility !== 'selected') return schemaError("selected_repository_ids can only be set when visibility is 'selected'.");
   if (!Array.isArray(ids) || ids.some((id) => !Number.isInteger(Number(id)))) return schemaError("For 'properties/selected_repository_ids', the value must be an array of repository ids.");
   return { visibility, selectedRepositoryIds: ids.map(Number) };
