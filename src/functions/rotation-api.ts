@@ -124,8 +124,7 @@ function tooManyRequests(credential: Credential, notBefore: Date, now: Date): Ht
 }
 
 function failedTargets(last: DurableOrchestrationStatus | undefined): string[] | undefined {
-  const custom = last?.customStatus as RotationStatus | undefined;
-  const failed = (custom?.targets ?? []).filter((t) => t.outcome === 'failed' && t.key).map((t) => t.key as string);
+  const failed = (fullRotationStatus(last)?.targets ?? []).filter((t) => t.outcome === 'failed' && t.key).map((t) => t.key as string);
   return failed.length > 0 ? failed : undefined;
 }
 
@@ -174,7 +173,7 @@ const rotationOf: Handler = async (deps, client, request) => {
   if (!credential) return unknownCredential(request.params.id);
   const status = await currentStatus(client, instanceIdFor(credential.id));
   if (!status) return problem(404, 'no-rotation', `credential "${credential.id}" has not been rotated by this service yet`);
-  return { status: 200, jsonBody: { instanceId: status.instanceId, runtimeStatus: status.runtimeStatus, createdTime: status.createdTime, lastUpdatedTime: status.lastUpdatedTime, rotation: status.customStatus ?? null } };
+  return { status: 200, jsonBody: { instanceId: status.instanceId, runtimeStatus: status.runtimeStatus, createdTime: status.createdTime, lastUpdatedTime: status.lastUpdatedTime, rotation: fullRotationStatus(status) ?? null } };
 };
 
 const MAX_ECHOED_ID = 128;
@@ -183,6 +182,16 @@ const MAX_ECHOED_ID = 128;
 function unknownCredential(id: string): HttpResponseInit {
   const named = id.length <= MAX_ECHOED_ID ? `"${id}"` : `of ${id.length} characters`;
   return problem(404, 'unknown-credential', `no credential with id ${named} is configured`);
+}
+
+/**
+ * A finished rotation returns its full status (every target, whole messages) as output;
+ * the custom status is the compact view kept under the extension's 16 KB limit.
+ */
+function fullRotationStatus(status: DurableOrchestrationStatus | undefined): RotationStatus | undefined {
+  const output = status?.output as RotationStatus | undefined;
+  if (output && typeof output === 'object' && Array.isArray(output.stages)) return output;
+  return status?.customStatus as RotationStatus | undefined;
 }
 
 export function problem(status: number, code: string, message: string) {

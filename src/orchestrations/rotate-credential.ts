@@ -4,7 +4,7 @@ import type { SerializedError } from '../errors';
 import type { Confirmation, Propagated, TargetKey } from '../rotation/consumers';
 import type { LifecycleStep } from '../rotation/lifecycle-events';
 import type { Compensation, LiveState, PendingRef, Plan, Promoted, Retired, RotationIds, RotationRef } from '../rotation/stages';
-import type { RotationStatus, StageName, TargetResult } from '../rotation/status';
+import { compactStatus, type RotationStatus, type StageName, type TargetResult } from '../rotation/status';
 import { recordRotation } from '../telemetry/rotation-telemetry';
 import { activityName, type ActivityKind, type Envelope, type RotationRequest } from './contract';
 
@@ -274,8 +274,9 @@ class Run {
     this.publish();
   }
 
+  /** The custom status stays small (the extension refuses one over 16 KB); the output carries every target. */
   private publish(): void {
-    this.context.df.setCustomStatus(this.status);
+    this.context.df.setCustomStatus(compactStatus(this.status));
   }
 
   private nowIso(): string {

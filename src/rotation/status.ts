@@ -48,4 +48,55 @@ export interface RotationStatus {
   events?: { step: string; at: string; published: boolean }[];
   /** Lifecycle events that could not be published (reported here, never failing the rotation). */
   unpublished?: string[];
+  /** In the custom status when `targets` there is a selection: how every target fared. */
+  targetCounts?: TargetCounts;
+}
+
+export interface TargetCounts {
+  total: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  /** How many of them the custom status lists; the orchestration output lists them all. */
+  listed: number;
+}
+
+/**
+ * The Durable Functions extension refuses a custom status over 16 KB of UTF-16 JSON
+ * (`SetCustomStatus` serializes it and checks `Encoding.Unicode.GetByteCount`), which fails
+ * the orchestration. Each JavaScript string unit is two bytes of UTF-16.
+ */
+export const CUSTOM_STATUS_LIMIT_BYTES = 16 * 1024;
+
+export function customStatusBytes(status: unknown): number {
+  return JSON.stringify(status).length * 2;
+}
+
+/** Up to this many targets are listed in the custom status; beyond, only failed ones, and counts. */
+export const STATUS_TARGETS_LISTED = 8;
+const STATUS_MESSAGE_CHARS = 200;
+const STATUS_ERROR_CHARS = 600;
+/** Room left under the limit for what grows without bound elsewhere (stage details, unpublished steps). */
+const STATUS_BUDGET_BYTES = CUSTOM_STATUS_LIMIT_BYTES / 2;
+
+/**
+ * The custom status as published: small whatever the number of targets. The full status,
+ * every target with its whole message, is the orchestration's output.
+ */
+export function compactStatus(status: RotationStatus): RotationStatus {
+  const compact: RotationStatus = { ...status, error: status.error && { ...status.error, message: capped(status.error.message, STATUS_ERROR_CHARS) } };
+  const targets = status.targets;
+  if (!targets || targets.length <= STATUS_TARGETS_LISTED) return { ...compact, targets: targets?.map(cappedTarget) };
+  const listed = targets.filter((t) => t.outcome === 'failed').slice(0, STATUS_TARGETS_LISTED).map(cappedTarget);
+  while (listed.length > 0 && customStatusBytes({ ...compact, targets: listed }) > STATUS_BUDGET_BYTES) listed.pop();
+  const count = (outcome: TargetResult['outcome']) => targets.filter((t) => t.outcome === outcome).length;
+  return { ...compact, targets: listed, targetCounts: { total: targets.length, succeeded: count('succeeded'), failed: count('failed'), skipped: count('skipped'), listed: listed.length } };
+}
+
+function cappedTarget(t: TargetResult): TargetResult {
+  return t.message === undefined ? t : { ...t, message: capped(t.message, STATUS_MESSAGE_CHARS) };
+}
+
+function capped(text: string, chars: number): string {
+  return text.length <= chars ? text : `${text.slice(0, chars - 1)}…`;
 }
