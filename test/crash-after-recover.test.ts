@@ -8,7 +8,7 @@ import { startHarness, type Harness } from './support/harness';
  * the previous rotation's pending copy behind, which must never pass for work to resume.
  * So the worker dies after each vault request of a second and a third rotation in turn.
  */
-const REQUESTS_PER_ROTATION = 25;
+const REQUESTS_PER_ROTATION = 26;
 const ROTATIONS = [2, 3] as const;
 const MODES = ['replay', 'fresh'] as const;
 
