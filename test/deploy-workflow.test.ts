@@ -30,7 +30,7 @@ function jobEnv(vars: Record<string, string>): Record<string, string> {
 
 /**
  * azd's reading of main.parameters.json (Azure/azure-dev, bicep_provider.go, loadParameters):
- * `${VAR}` (or `${VAR:-default}`) is substituted; an array or object parameter whose value
+ * `${VAR}` (with envsubst's defaults) is substituted; an array or object parameter whose value
  * comes out empty because the variable is not set is left out (its Bicep default applies);
  * any other value must parse as JSON of the parameter's type.
  */
@@ -40,9 +40,12 @@ function azdParameters(env: Record<string, string>): Record<string, unknown> {
   const resolved: Record<string, unknown> = {};
   for (const [name, { value }] of Object.entries(file.parameters)) {
     let unset = false;
-    const replaced = value.replace(/\$\{(\w+)(?::-([^}]*))?\}/g, (_, variable: string, fallback?: string) => {
-      if (!(variable in env)) unset = true;
-      return env[variable] || fallback || '';
+    // drone/envsubst: `${V=d}` and `${V-d}` give d when V is not set; `${V:=d}`, `${V:-d}` also when it is empty.
+    const replaced = value.replace(/\$\{(\w+)(?:(:?)[-=]([^}]*))?\}/g, (_, variable: string, orEmpty?: string, fallback?: string) => {
+      const set = variable in env;
+      if (!set) unset = true;
+      if (fallback !== undefined && (!set || (orEmpty === ':' && env[variable] === ''))) return fallback;
+      return env[variable] ?? '';
     });
     const type = types[name];
     if (type !== 'object' && !type.endsWith('[]')) {
