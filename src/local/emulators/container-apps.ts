@@ -77,6 +77,7 @@ interface Target {
  * existence; restarts are recorded and move the revision through activation on the clock.
  */
 export class ContainerAppsEmulator extends LoopbackEmulator {
+  readonly contract = { specs: ['container-apps.json', 'container-apps-revisions.json', 'authorization-permissions.json'] };
   private readonly apps = new Map<string, AppState>();
   private readonly principals = new Map<string, Required<ArmPrincipal>>();
   /** Resources other than container apps that ARM knows (vaults), by lower-case id. */

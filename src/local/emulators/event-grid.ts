@@ -81,6 +81,7 @@ class Rejection extends Error {
  * validates the body the way the service does and records what it accepted.
  */
 export class EventGridEmulator extends LoopbackEmulator {
+  readonly contract = { specs: ['event-grid.json'] };
   readonly inputSchema: EventGridInputSchema;
   readonly keys: readonly string[];
   readonly deliveries: EventGridDelivery[] = [];
@@ -135,6 +136,11 @@ export class EventGridEmulator extends LoopbackEmulator {
       const code = STATUS_CODE_NAMES[error.status] ?? String(error.status);
       return { status: error.status, body: errorBody(code, error.detailCode, error.message) };
     }
+  }
+
+  /** The 2018-01-01 spec describes one publish overload per input schema, all on the topic endpoint. */
+  protected override contractOperation(): string {
+    return this.inputSchema === 'CloudEventSchemaV1_0' ? 'PublishCloudEventEvents' : 'PublishEventGridEvents';
   }
 
   protected override faultBody(status: number, message = `injected fault ${status}`): unknown {

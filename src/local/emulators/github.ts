@@ -125,6 +125,7 @@ const ROUTES: Route[] = [
  * exact plaintext a client pushed.
  */
 export class GitHubEmulator extends LoopbackEmulator {
+  readonly contract = { specs: ['github.json'] };
   private readonly repos = new Map<string, RepoState>();
   private readonly orgs = new Map<string, OrgState>();
   private readonly principals = new Map<string, Principal>();

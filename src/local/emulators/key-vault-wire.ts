@@ -131,7 +131,8 @@ export class BundleWriter {
   page(items: unknown[], offset: number, pageSize: number, path: string, apiVersion: string): Record<string, unknown> {
     const slice = items.slice(offset, offset + pageSize);
     const next = offset + pageSize;
-    if (next >= items.length) return { value: slice, nextLink: null };
+    // SecretListResult.nextLink is a string (secrets.json); the last page leaves it out.
+    if (next >= items.length) return { value: slice };
     const query = new URLSearchParams({ 'api-version': apiVersion, $skiptoken: encodeSkipToken(next), maxresults: String(pageSize) });
     return { value: slice, nextLink: `${this.base()}${path}?${query.toString()}` };
   }

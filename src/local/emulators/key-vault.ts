@@ -78,6 +78,7 @@ const DEFAULT_TENANT = '72f988bf-0000-4000-8000-00000000c0de';
  * and the service's error shapes. Inspection methods read the state without HTTP.
  */
 export class KeyVaultEmulator extends LoopbackEmulator {
+  readonly contract = { specs: ['key-vault-secrets.json'] };
   readonly tenantId: string;
   readonly vaultName: string;
   readonly location: string;

@@ -31,6 +31,36 @@ export interface Fault {
   drop?: boolean;
 }
 
+/**
+ * The published API description an emulator answers for: file names under test/contracts/,
+ * or, for a service that publishes none, why not. Tests hold every exchange to it.
+ */
+export type EmulatorContract = { specs: string[] } | { none: string };
+
+/** One request and the response the emulator wrote for it (headers as sent). */
+export interface Exchange {
+  emulator: string;
+  contract: EmulatorContract;
+  /** The spec operation, when the path alone cannot tell (see `contractOperation`). */
+  operationId?: string;
+  request: EmulatorRequest;
+  response: EmulatorResponse & { headers: Record<string, string> };
+  faulted: boolean;
+}
+
+export type ExchangeObserver = (exchange: Exchange) => void | Promise<void>;
+
+const observers = new Set<ExchangeObserver>();
+
+/**
+ * Sees every exchange of every emulator before the client gets the response. The test
+ * harness installs the contract validator here; production code installs nothing.
+ */
+export function observeExchanges(observer: ExchangeObserver): () => void {
+  observers.add(observer);
+  return () => observers.delete(observer);
+}
+
 export interface RecordedRequest extends EmulatorRequest {
   status: number;
   at: number;
@@ -96,7 +126,15 @@ export abstract class LoopbackEmulator {
     this.faults.length = 0;
   }
 
+  /** The API description this emulator is held to. */
+  abstract readonly contract: EmulatorContract;
+
   protected abstract handle(req: EmulatorRequest): Promise<EmulatorResponse> | EmulatorResponse;
+
+  /** The spec's operationId for a request whose path and method match several operations. */
+  protected contractOperation(_req: EmulatorRequest): string | undefined {
+    return undefined;
+  }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const rawBody = await readBody(req);
@@ -129,8 +167,13 @@ export abstract class LoopbackEmulator {
       headers['content-type'] ??= 'application/json; charset=utf-8';
     }
     headers['content-length'] = String(Buffer.byteLength(payload));
+    await this.report({ emulator: this.constructor.name, contract: this.contract, operationId: this.contractOperation(request), request, response: { ...response, headers }, faulted });
     res.writeHead(response.status, headers);
     res.end(payload);
+  }
+
+  private async report(exchange: Exchange): Promise<void> {
+    for (const observer of observers) await observer(exchange);
   }
 
   /** The error body the real service sends for a status; subclasses override for their shape. */

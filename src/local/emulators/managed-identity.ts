@@ -46,6 +46,9 @@ interface ResolvedIdentity {
  * `tokenFor(resource)`.
  */
 export class ManagedIdentityEmulator extends LoopbackEmulator {
+  readonly contract = {
+    none: "App Service's managed identity endpoint (IDENTITY_ENDPOINT, api-version 2019-08-01) has no published OpenAPI description; https://learn.microsoft.com/azure/app-service/overview-managed-identity#rest-endpoint-reference documents it in prose",
+  };
   readonly issued: IssuedToken[] = [];
   readonly tenantId: string;
   private secretHeader: string;
