@@ -140,11 +140,11 @@ async function loadSpec(file: string): Promise<Spec[]> {
     documents.map(async (document) => {
       const api = new OpenAPIBackend({
         definition: document as never,
-        strict: false,
-        validate: true,
+        strict: true,
+        quick: true,
         ignoreTrailingSlashes: false,
         ajvOpts: { verbose: true, allErrors: true },
-        customizeAjv: (ajv) => withFormats(ajv),
+        customizeAjv: (_fresh, options) => sharedAjv(options),
       });
       await api.init();
       return { file, caseInsensitive, api, document };
@@ -277,6 +277,18 @@ function requestPath(pointer: string): string {
   const [, section = '', ...rest] = pointer.split('/');
   if (section === 'requestBody') return `body ${jsonPath(rest.length ? `/${rest.join('/')}` : '')}`;
   return [section || 'request', ...rest].join(' ');
+}
+
+/**
+ * openapi-backend builds a new Ajv for every schema it compiles; one per option set, with the
+ * formats added once, keeps the first check of an operation from stalling the event loop.
+ */
+const ajvs = new Map<string, Ajv>();
+function sharedAjv(options: object): Ajv {
+  const key = JSON.stringify(options);
+  let ajv = ajvs.get(key);
+  if (!ajv) ajvs.set(key, (ajv = withFormats(new Ajv(options))));
+  return ajv;
 }
 
 function newAjv(): Ajv {
