@@ -9,7 +9,7 @@ import { dirname, join, posix } from 'node:path';
  * ones); only operations, examples and unreferenced definitions are dropped. Nothing here
  * edits a schema.
  *
- *   npx tsx scripts/trim-contracts.ts --azure-specs <git dir of Azure/azure-rest-api-specs> \
+ *   npm run contracts -- --azure-specs <git dir of Azure/azure-rest-api-specs> \
  *     --github-description <api.github.com.json of github/rest-api-description>
  */
 
@@ -79,7 +79,7 @@ function contracts(azureGitDir: string, githubDescription: string): Contract[] {
     {
       file: 'container-apps.json',
       origin: azure('specification/app/resource-manager/Microsoft.App/stable/2024-03-01/ContainerApps.json'),
-      operations: [`GET ${APP}`, `PUT ${APP}`, `PATCH ${APP}`, `POST ${APP}/listSecrets`],
+      operations: [`GET ${APP}`, `POST ${APP}/listSecrets`],
     },
     {
       file: 'container-apps-revisions.json',

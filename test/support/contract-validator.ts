@@ -1,13 +1,37 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Ajv, { type ErrorObject } from 'ajv';
-import addFormats from 'ajv-formats';
-import OpenAPIBackend, { type Operation } from 'openapi-backend';
-import { convertObj } from 'swagger2openapi';
-import type { Exchange } from '../../src/local/emulators/loopback-emulator';
+import type Ajv from 'ajv';
+import type { ErrorObject } from 'ajv';
+import type OpenAPIBackend from 'openapi-backend';
+import type { Operation } from 'openapi-backend';
+import type { EmulatorContract, Exchange } from '../../src/local/emulators/loopback-emulator';
 import { BODY_DEVIATIONS, DEVIATIONS, QUERY_DEVIATIONS, STATUS_DEVIATIONS, type Deviation } from './contract-deviations';
 
 const CONTRACTS = join(__dirname, '..', 'contracts');
+
+interface Libraries {
+  Ajv: typeof Ajv;
+  addFormats: (ajv: Ajv) => Ajv;
+  OpenAPIBackend: typeof OpenAPIBackend;
+  convertObj: typeof import('swagger2openapi').convertObj;
+}
+
+/** Loaded on the first emulator start only, so test files without emulators do not pay for them. */
+let libraries: Libraries | undefined;
+async function loadLibraries(): Promise<Libraries> {
+  if (!libraries) {
+    const [ajv, formats, backend, converter] = await Promise.all([import('ajv'), import('ajv-formats'), import('openapi-backend'), import('swagger2openapi')]);
+    libraries = { Ajv: defaultExport(ajv), addFormats: defaultExport(formats), OpenAPIBackend: defaultExport(backend), convertObj: converter.convertObj };
+  }
+  return libraries;
+}
+
+/** A CommonJS module's `exports.default`, however the loader wrapped it. */
+function defaultExport<T>(module: unknown): T {
+  let value = module as { default?: unknown };
+  while (typeof value === 'object' && value !== null && 'default' in value && value.default !== undefined) value = value.default as { default?: unknown };
+  return value as T;
+}
 
 type Json = Record<string, unknown>;
 
@@ -35,6 +59,24 @@ interface Match {
 export class ContractValidator {
   private readonly specs = new Map<string, Promise<Spec[]>>();
   private found: string[] = [];
+
+  /**
+   * Loads the contract's specs and compiles every operation's validators, when the emulator
+   * starts: compiling on first use would delay that answer and shift timing-sensitive tests.
+   */
+  async prepare(contract: EmulatorContract): Promise<void> {
+    if ('none' in contract) return;
+    for (const file of contract.specs) {
+      for (const spec of await this.load(file)) {
+        for (const { operationId } of spec.api.getOperations()) {
+          if (!operationId) continue;
+          spec.api.validator.getRequestValidatorsForOperation(operationId);
+          spec.api.validator.getStatusBasedResponseValidatorForOperation(operationId);
+          spec.api.validator.getResponseHeadersValidatorForOperation(operationId);
+        }
+      }
+    }
+  }
 
   /** The violations recorded since the last call, which are then forgotten. */
   take(): string[] {
@@ -117,8 +159,7 @@ export class ContractValidator {
     const schema = componentSchema(match.spec.document, deviation.schema);
     const body = responseBody(response);
     if (body.problem) return [body.problem];
-    const ajv = newAjv();
-    const validate = ajv.compile({ ...schema, components: (match.spec.document as { components?: unknown }).components });
+    const validate = sharedAjv({ strict: false, verbose: true, allErrors: true }).compile({ ...schema, components: (match.spec.document as { components?: unknown }).components });
     return validate(body.value) ? [] : (validate.errors ?? []).map((e) => `response body (${deviation.schema}) ${describe(e, 'body')}`);
   }
 
@@ -133,6 +174,7 @@ export class ContractValidator {
 }
 
 async function loadSpec(file: string): Promise<Spec[]> {
+  const { OpenAPIBackend } = await loadLibraries();
   const raw = JSON.parse(readFileSync(join(CONTRACTS, file), 'utf8')) as Json;
   const caseInsensitive = raw.host === 'management.azure.com';
   const documents = raw.swagger ? await Promise.all(overloads(raw).map(toOpenApi3)) : [raw];
@@ -166,7 +208,7 @@ function overloads(raw: Json): Json[] {
 }
 
 async function toOpenApi3(swagger: Json): Promise<Json> {
-  const { openapi } = await convertObj(swagger as never, { patch: true, warnOnly: true });
+  const { openapi } = await (await loadLibraries()).convertObj(swagger as never, { patch: true, warnOnly: true });
   return jsonAliases(typedNullables(openapi as unknown as Json) as Json);
 }
 
@@ -287,17 +329,16 @@ const ajvs = new Map<string, Ajv>();
 function sharedAjv(options: object): Ajv {
   const key = JSON.stringify(options);
   let ajv = ajvs.get(key);
-  if (!ajv) ajvs.set(key, (ajv = withFormats(new Ajv(options))));
+  if (!ajv) {
+    const { Ajv: AjvClass } = libraries!;
+    ajvs.set(key, (ajv = withFormats(new AjvClass(options))));
+  }
   return ajv;
-}
-
-function newAjv(): Ajv {
-  return withFormats(new Ajv({ strict: false, verbose: true, allErrors: true }));
 }
 
 /** ajv-formats checks the standard formats; Azure's and OpenAPI's own names only say the type. */
 function withFormats(ajv: Ajv): Ajv {
-  addFormats(ajv);
+  libraries!.addFormats(ajv);
   for (const format of ['unixtime', 'int32', 'int64', 'float', 'double', 'byte', 'binary', 'password', 'base64url', 'arm-id', 'duration', 'date-time-rfc1123', 'url']) ajv.addFormat(format, true);
   return ajv;
 }

@@ -48,7 +48,11 @@ export interface Exchange {
   faulted: boolean;
 }
 
-export type ExchangeObserver = (exchange: Exchange) => void | Promise<void>;
+export interface ExchangeObserver {
+  /** Once an emulator listens, before any client can reach it (to prepare without delaying answers). */
+  started?(emulator: { name: string; contract: EmulatorContract }): void | Promise<void>;
+  exchange(exchange: Exchange): void | Promise<void>;
+}
 
 const observers = new Set<ExchangeObserver>();
 
@@ -107,6 +111,7 @@ export abstract class LoopbackEmulator {
     if (address === null || typeof address === 'string') throw new Error('emulator has no TCP address');
     this.port = address.port;
     this.server = server;
+    for (const observer of observers) await observer.started?.({ name: this.constructor.name, contract: this.contract });
     return this;
   }
 
@@ -173,7 +178,7 @@ export abstract class LoopbackEmulator {
   }
 
   private async report(exchange: Exchange): Promise<void> {
-    for (const observer of observers) await observer(exchange);
+    for (const observer of observers) await observer.exchange(exchange);
   }
 
   /** The error body the real service sends for a status; subclasses override for their shape. */
