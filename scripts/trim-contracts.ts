@@ -79,12 +79,12 @@ function contracts(azureGitDir: string, githubDescription: string): Contract[] {
     {
       file: 'container-apps.json',
       origin: azure('specification/app/resource-manager/Microsoft.App/stable/2024-03-01/ContainerApps.json'),
-      operations: [`GET ${APP}`, `POST ${APP}/listSecrets`],
+      operations: [`GET ${APP}`, `PUT ${APP}`, `PATCH ${APP}`, `POST ${APP}/listSecrets`],
     },
     {
       file: 'container-apps-revisions.json',
       origin: azure('specification/app/resource-manager/Microsoft.App/stable/2024-03-01/ContainerAppsRevisions.json'),
-      operations: [`GET ${APP}/revisions`, `GET ${APP}/revisions/{revisionName}`, `POST ${APP}/revisions/{revisionName}/restart`],
+      operations: [`GET ${APP}/revisions`, `GET ${APP}/revisions/{revisionName}`, `POST ${APP}/revisions/{revisionName}/restart`, `GET ${APP}/revisions/{revisionName}/replicas`],
     },
     {
       file: 'authorization-permissions.json',
