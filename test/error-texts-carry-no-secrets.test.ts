@@ -6,6 +6,7 @@ import { secretNameFor } from '../src/local/environment';
 import type { DurableHost } from '../src/local/durable-host';
 import type { RotationStatus } from '../src/rotation/status';
 import type { PostgresTarget } from '../src/targets/postgres';
+import { contracts } from './support/contract-validator';
 import { startHarness, type Harness, type RotationResult } from './support/harness';
 import { expectNoSecrets } from './support/secrets';
 
@@ -49,6 +50,10 @@ describe('error texts and logs carry no secret: adapters rebuild errors, and a l
     garbledLive = h.liveValue('garbled-db');
     h.env.vault.inject({ match: vaultRequest({ operation: 'getSecret', name: secretNameFor('garbled-db') }), status: 200, body: `{"value":"${garbledLive}","id":`, times: 50 });
     results.garbled = await h.rotate(host, 'garbled-db');
+    // The garbled body breaks Key Vault's published contract on purpose; nothing else may.
+    const broken = contracts.take();
+    expect(broken.length).toBeGreaterThan(0);
+    expect(broken.every((v) => v.includes('[key-vault-secrets.json GetSecret]: response body is not valid JSON'))).toBe(true);
     results.rowcast = await h.rotate(host, 'rowcast-db');
     results.echoing = await h.rotate(host, 'echoing-db');
     h.env.vault.inject({ match: vaultRequest({ operation: 'setSecret', name: `${secretNameFor('outage-db')}-pending` }), status: 503, times: 100 });

@@ -142,7 +142,7 @@ export class ContractValidator {
     else if (!responses[key].content) {
       // openapi-backend would fall back to the `default` schema. A success described without content has
       // no body; an error described without a schema (Event Grid's, ARM's 404) leaves its body undescribed.
-      if (body.value !== null && response.status < 400) problems.push(`response body: the ${key} response is described without a body, got ${JSON.stringify(body.value)}`);
+      if (body.value !== null && response.status < 400) problems.push(`response body: the ${key} response is described without a body, got a ${jsonType(body.value)} body`);
     } else {
       const result = match.spec.api.validator.validateResponse(body.value, match.operation, response.status);
       const errors = (result.errors ?? []).filter((e) => !allowed(match, e));
@@ -305,8 +305,13 @@ function describe(error: ErrorObject, root: 'request' | 'headers' | 'body'): str
   let pointer = error.instancePath;
   if (root === 'headers') pointer = pointer.replace(/^\/headers/, '');
   const path = root === 'body' ? jsonPath(pointer) : requestPath(pointer);
-  const detail = error.keyword === 'enum' ? ` (${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}), got ${JSON.stringify(error.data)}` : error.keyword === 'additionalProperties' ? `: ${(error.params as { additionalProperty: string }).additionalProperty}` : error.keyword === 'type' ? `, got ${JSON.stringify(error.data)}` : '';
+  const detail = error.keyword === 'enum' ? ` (${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}), got ${JSON.stringify(error.data)}` : error.keyword === 'additionalProperties' ? `: ${(error.params as { additionalProperty: string }).additionalProperty}` : error.keyword === 'type' ? `, got ${jsonType(error.data)}` : '';
   return `${root === 'headers' ? 'header ' : ''}${path}: ${error.message}${detail}`;
+}
+
+/** The JSON type of a value: messages never quote values, which may be secrets (enum values aside). */
+function jsonType(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 }
 
 function jsonPath(pointer: string): string {
