@@ -111,3 +111,20 @@ export const BODY_DEVIATIONS: BodyDeviation[] = [
     adapt: (body) => [body],
   },
 ];
+
+/** A path parameter that, when empty, the client leaves out together with its slash. */
+export interface PathDeviation {
+  spec: string;
+  parameter: string;
+  description: string;
+  source: string;
+}
+
+export const PATH_DEVIATIONS: PathDeviation[] = [
+  {
+    spec: 'authorization-permissions.json',
+    parameter: 'parentResourcePath',
+    description: 'Permissions_ListForResource of a top-level resource: @azure/arm-authorization sends `{namespace}/{type}/{name}`, without the empty parent path and its slash, and ARM answers it',
+    source: '@azure/arm-authorization 9 (the URL it builds for permissions.listForResource with parentResourcePath "")',
+  },
+];

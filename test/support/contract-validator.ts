@@ -5,7 +5,7 @@ import type { ErrorObject } from 'ajv';
 import type OpenAPIBackend from 'openapi-backend';
 import type { Operation } from 'openapi-backend';
 import type { EmulatorContract, Exchange } from '../../src/local/emulators/loopback-emulator';
-import { BODY_DEVIATIONS, DEVIATIONS, QUERY_DEVIATIONS, STATUS_DEVIATIONS, type Deviation } from './contract-deviations';
+import { BODY_DEVIATIONS, DEVIATIONS, PATH_DEVIATIONS, QUERY_DEVIATIONS, STATUS_DEVIATIONS, type Deviation } from './contract-deviations';
 
 const CONTRACTS = join(__dirname, '..', 'contracts');
 
@@ -247,7 +247,7 @@ function matchOperation(specs: Spec[], method: string, path: string, operationId
     for (const operation of spec.api.getOperations()) {
       if (operation.method !== method.toLowerCase()) continue;
       if (operationId !== undefined && operation.operationId !== operationId) continue;
-      const canonical = canonicalPath(operation.path, path, spec.caseInsensitive);
+      const canonical = canonicalPath(operation.path, path, spec.caseInsensitive) ?? collapsedPath(spec, operation.path, path);
       if (canonical !== undefined) candidates.push({ spec, operation, path: canonical, literal: operation.path.replace(/\{[^}]+\}/g, '').length });
     }
   }
@@ -266,6 +266,21 @@ function canonicalPath(template: string, path: string, caseInsensitive: boolean)
   const found = new RegExp(`^${pattern}$`, caseInsensitive ? 'i' : '').exec(path);
   if (!found) return undefined;
   return literals.reduce((out, literal, i) => out + literal + (i + 1 < literals.length ? found[i + 1] : ''), '');
+}
+
+/** The request matched with an empty, left-out parameter (PATH_DEVIATIONS), spelled with it. */
+function collapsedPath(spec: Spec, template: string, path: string): string | undefined {
+  for (const { parameter } of PATH_DEVIATIONS.filter((d) => d.spec === spec.file)) {
+    const slot = `/{${parameter}}`;
+    if (!template.includes(slot)) continue;
+    const canonical = canonicalPath(template.replace(slot, ''), path, spec.caseInsensitive);
+    if (canonical === undefined) continue;
+    // Put the empty parameter back where the template has it: after the segment before the slot.
+    const before = template.slice(0, template.indexOf(slot)).split('/').length;
+    const segments = canonical.split('/');
+    return [...segments.slice(0, before), '', ...segments.slice(before)].join('/');
+  }
+  return undefined;
 }
 
 function parseBody(contentType: string | undefined, raw: string): unknown {
