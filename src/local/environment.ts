@@ -8,7 +8,7 @@ import { composeDeps } from '../composition';
 import type { RotationDeps } from '../rotation/deps';
 import { generatePassword, scramSha256Verifier } from '../rotation/password';
 import { TAG } from '../rotation/state';
-import { startEmbeddedPostgres, type LocalPostgres } from './embedded-postgres';
+import { startEmbeddedPostgres, type LocalPostgres, type PostgresMajor } from './embedded-postgres';
 import { CONTAINER_APPS_ACTIONS } from '../targets/arm-actions';
 import { ContainerAppsEmulator } from './emulators/container-apps';
 import type { RevisionSpec } from './emulators/container-apps-model';
@@ -70,11 +70,11 @@ export interface LocalEnvironment {
 
 /**
  * Everything a rotation touches, on this machine: a real PostgreSQL with a least-privilege
- * rotator role (CREATEROLE, ADMIN OPTION on its managed roles only), and a Key Vault
- * emulator holding each credential's live secret and the rotator's own password.
+ * rotator role (EXECUTE on the password functions, which accept its managed roles only), and
+ * a Key Vault emulator holding each credential's live secret and the rotator's own password.
  */
-export async function startLocalEnvironment(specs: LocalCredentialSpec[], options: { requiredAppRole?: string } = {}): Promise<LocalEnvironment> {
-  const postgres = await startEmbeddedPostgres();
+export async function startLocalEnvironment(specs: LocalCredentialSpec[], options: { requiredAppRole?: string; postgresMajor?: PostgresMajor } = {}): Promise<LocalEnvironment> {
+  const postgres = await startEmbeddedPostgres({ major: options.postgresMajor });
   const vault = await new KeyVaultEmulator().start();
   const events = await new EventGridEmulator().start();
   let clock: () => number = Date.now;
@@ -103,7 +103,6 @@ export async function startLocalEnvironment(specs: LocalCredentialSpec[], option
       // The rotator is made exactly as infra/postgres makes it on Azure, with a password instead of Entra.
       await admin.query(`CREATE ROLE ${ROTATOR_ROLE} LOGIN PASSWORD ${admin.escapeLiteral(await scramSha256Verifier(rotatorPassword))}`);
       await admin.query(bootstrapScript('10-rotator.sql', {}));
-      await admin.query(`GRANT CONNECT ON DATABASE ${LOCAL_DATABASE} TO ${ROTATOR_ROLE}`);
       for (const spec of specs) initialPasswords.set(spec.id, await createManagedRole(admin, vault, spec));
     } finally {
       await admin.end();

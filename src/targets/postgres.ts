@@ -46,6 +46,13 @@ export interface PasswordSettings {
 
 // A fixed first key keeps our advisory locks apart from the application's own.
 const LOCK_NAMESPACE = 0x526f74;
+const APPLICATION_NAME = 'credential-rotator';
+
+/**
+ * The rotator changes roles only through the functions infra/postgres/10-rotator.sql installs
+ * in this database (roles are server-wide; the probe still logs in to the credential's own).
+ */
+export const ADMIN_DATABASE = 'postgres';
 
 /** The only module that talks to PostgreSQL. It speaks roles, verifiers and logins. */
 export class PostgresTarget {
@@ -80,27 +87,29 @@ export class PostgresTarget {
   }
 
   /**
-   * ALTER ROLE with a verifier under a per-role advisory lock, so two rotations never
-   * interleave; `login` also lets a retired login role log in again.
+   * Sets the password from a verifier through `credential_rotation.set_password`, the verifier
+   * a bound parameter (never statement text), under a per-role advisory lock so two rotations
+   * never interleave; `login` also lets a retired login role log in again.
    */
   async setPasswordVerifier(stage: string, role: string, verifier: string, options: { login?: boolean } = {}): Promise<void> {
     holdSecret(verifier);
-    await this.asAdmin(stage, `setting the password of role ${role}`, async (client) => {
-      await client.query('BEGIN');
-      try {
+    await this.asAdmin(stage, `setting the password of role ${role}`, (client) =>
+      inTransaction(client, async () => {
         await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, role]);
-        await client.query(`ALTER ROLE ${client.escapeIdentifier(role)}${options.login ? ' LOGIN' : ''} PASSWORD ${client.escapeLiteral(verifier)}`);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
-    });
+        await client.query('SELECT credential_rotation.set_password($1, $2)', [role, verifier]);
+        if (options.login) await client.query('SELECT credential_rotation.set_login($1, true)', [role]);
+      }),
+    );
   }
 
   /** Leaves the role without any password (and, with `nologin`, unable to log in at all). */
   async clearPassword(stage: string, role: string, options: { nologin?: boolean } = {}): Promise<void> {
-    await this.asAdmin(stage, `clearing the password of role ${role}`, (client) => client.query(`ALTER ROLE ${client.escapeIdentifier(role)}${options.nologin ? ' NOLOGIN' : ''} PASSWORD NULL`));
+    await this.asAdmin(stage, `clearing the password of role ${role}`, (client) =>
+      inTransaction(client, async () => {
+        await client.query('SELECT credential_rotation.set_password($1, NULL)', [role]);
+        if (options.nologin) await client.query('SELECT credential_rotation.set_login($1, false)', [role]);
+      }),
+    );
   }
 
   /**
@@ -109,16 +118,8 @@ export class PostgresTarget {
    */
   async retireLogin(stage: string, role: string, endSessions: boolean): Promise<{ sessions: number; ended: number }> {
     return this.asAdmin(stage, `retiring login role ${role}`, async (client) => {
-      await client.query(`ALTER ROLE ${client.escapeIdentifier(role)} NOLOGIN PASSWORD NULL`);
-      const sessions = await client.query<{ pid: number }>('SELECT pid FROM pg_catalog.pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()', [role]);
-      let ended = 0;
-      if (endSessions) {
-        for (const { pid } of sessions.rows) {
-          const result = await client.query<{ ended: boolean }>('SELECT pg_terminate_backend($1) AS ended', [pid]);
-          if (result.rows[0]?.ended) ended += 1;
-        }
-      }
-      return { sessions: sessions.rowCount ?? 0, ended };
+      const { rows } = await client.query<{ sessions: number; ended: number }>('SELECT sessions, ended FROM credential_rotation.retire_login($1, $2)', [role, endSessions]);
+      return rows[0];
     });
   }
 
@@ -142,7 +143,11 @@ export class PostgresTarget {
     }
   }
 
-  /** Logs in as the role, runs SELECT 1 and the optional probe query, read-only. */
+  /**
+   * Logs in as the role, runs SELECT 1 and the optional probe query. The probe goes through
+   * the extended protocol, which takes exactly one statement (`SELECT 1; COMMIT; CREATE ...`
+   * is refused by the server), inside a READ ONLY transaction that is always rolled back.
+   */
   async probe(stage: string, role: string, password: string, probeQuery?: string): Promise<{ latencyMs: number }> {
     holdSecret(password);
     const started = performance.now();
@@ -151,7 +156,9 @@ export class PostgresTarget {
       if (probeQuery) {
         await client.query('BEGIN READ ONLY');
         try {
-          await client.query(probeQuery);
+          // pg reads queryMode (its type definitions lag): 'extended' parses even without parameters.
+          const oneStatement = { text: probeQuery, queryMode: 'extended' as const };
+          await client.query(oneStatement);
         } finally {
           await client.query('ROLLBACK');
         }
@@ -161,7 +168,7 @@ export class PostgresTarget {
   }
 
   private asAdmin<T>(stage: string, what: string, work: (client: Client) => Promise<T>): Promise<T> {
-    return this.session(stage, what, { user: this.admin.user, password: this.admin.password }, work);
+    return withSession(this.endpoint, { user: this.admin.user, password: this.admin.password, database: ADMIN_DATABASE, applicationName: APPLICATION_NAME }, stage, what, work);
   }
 
   private asRole<T>(stage: string, role: string, password: string, work: (client: Client) => Promise<T>): Promise<T> {
@@ -169,7 +176,18 @@ export class PostgresTarget {
   }
 
   private session<T>(stage: string, what: string, login: Pick<ClientConfig, 'user' | 'password'>, work: (client: Client) => Promise<T>): Promise<T> {
-    return withSession(this.endpoint, { ...login, applicationName: 'credential-rotator' }, stage, what, work);
+    return withSession(this.endpoint, { ...login, applicationName: APPLICATION_NAME }, stage, what, work);
+  }
+}
+
+async function inTransaction(client: Client, work: () => Promise<void>): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await work();
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
   }
 }
 

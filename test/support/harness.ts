@@ -3,6 +3,7 @@ import { instanceIdFor, ORCHESTRATOR } from '../../src/orchestrations/contract';
 import type { RotationReason, RotationStatus } from '../../src/rotation/status';
 import type { RotationDeps } from '../../src/rotation/deps';
 import { DurableHost, installFunctionsCore, type DurableState, type OrchestrationStatus } from '../../src/local/durable-host';
+import type { PostgresMajor } from '../../src/local/embedded-postgres';
 import { secretNameFor, startLocalEnvironment, type LocalCredentialSpec, type LocalEnvironment } from '../../src/local/environment';
 import { expect } from 'vitest';
 import { HostCrashedError } from '../../src/local/durable-host';
@@ -43,9 +44,9 @@ let registered: { current: RotationDeps } | undefined;
  * and durable hosts on demand. Adapters are wrapped by a CrashPlan so a test can kill the
  * worker right after any real side effect.
  */
-export async function startHarness(specs: LocalCredentialSpec[]): Promise<Harness> {
+export async function startHarness(specs: LocalCredentialSpec[], options: { postgresMajor?: PostgresMajor } = {}): Promise<Harness> {
   const registry = installFunctionsCore();
-  const env = await startLocalEnvironment(specs);
+  const env = await startLocalEnvironment(specs, options);
   const crash = new CrashPlan();
   const base = env.deps;
   const holder = registered ?? { current: base };
