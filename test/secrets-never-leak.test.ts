@@ -66,9 +66,9 @@ describe('invariant 3: no secret value in history, status, logs, errors or the P
     expectNoSecrets({ logs: logs.join('\n'), errors: errors.join('\n') }, everySecretValue());
   });
 
-  it('then the PostgreSQL statement log (log_statement = all) shows ALTER ROLE with verifiers and never a password', () => {
+  it('then the PostgreSQL statement log (log_statement = all) shows the password function called and never a password', () => {
     const serverLog = h.env.postgres.serverLog.join('\n');
-    expect(serverLog).toMatch(/ALTER ROLE "ok_app" PASSWORD 'SCRAM-SHA-256\$4096:/);
+    expect(serverLog).toContain('SELECT credential_rotation.set_password($1, $2)');
     expectNoSecrets({ 'PostgreSQL server log': serverLog }, everySecretValue());
   });
 });

@@ -99,6 +99,9 @@ export async function startLocalEnvironment(specs: LocalCredentialSpec[], option
     const initialPasswords = new Map<string, string>();
     const admin = await postgres.connect();
     try {
+      // The set-up's own verifiers are fixtures: kept out of the statement log, so a test can
+      // require that no verifier at all appears there.
+      await admin.query(`SET log_statement = 'none'`);
       await admin.query(`CREATE DATABASE ${LOCAL_DATABASE}`);
       // The rotator is made exactly as infra/postgres makes it on Azure, with a password instead of Entra.
       await admin.query(`CREATE ROLE ${ROTATOR_ROLE} LOGIN PASSWORD ${admin.escapeLiteral(await scramSha256Verifier(rotatorPassword))}`);
