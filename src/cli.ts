@@ -8,7 +8,7 @@ import { composeDeps } from './composition';
 import { adoptionRolesOf, isEmptyPlan, planAdoption, renderPlan, type AdoptionPhase } from './rotation/adoption';
 import type { RotationDeps } from './rotation/deps';
 import { operatorIdentity } from './targets/identity';
-import { PostgresAdministrator, quoteIdentifier } from './targets/postgres-admin';
+import { PostgresAdministrator, sqlQuoting } from './targets/postgres-admin';
 
 const HELP: Record<string, string> = {
   validate: `rotator validate [--config <file|json>]
@@ -185,10 +185,10 @@ async function adopt(config: RotationConfig, credentialId: string, flags: Set<Fl
   const phase: AdoptionPhase = flags.has('--finish') ? 'finish' : 'adopt';
   const { host, port, database, ssl, connectTimeoutSeconds } = credential.postgres;
   const admin = new PostgresAdministrator({ host, port, database, ssl, connectTimeoutSeconds }, administratorFrom(env));
-  const plan = planAdoption(roles, await admin.readAdoptionFacts(roles), phase, quoteIdentifier);
+  const plan = planAdoption(roles, await admin.readAdoptionFacts(roles), phase, sqlQuoting);
   if (flags.has('--dry-run')) {
     out(`-- rotator adopt ${credentialId}${phase === 'finish' ? ' --finish' : ''}: ${isEmptyPlan(plan) ? 'nothing to do' : `${plan.transactions.length} transaction(s), not executed`}`);
-    renderPlan(plan, quoteIdentifier).forEach((line) => out(line));
+    renderPlan(plan, sqlQuoting).forEach((line) => out(line));
     return 0;
   }
   plan.notes.forEach((note) => out(`note: ${note}`));
@@ -197,7 +197,7 @@ async function adopt(config: RotationConfig, credentialId: string, flags: Set<Fl
     return 0;
   }
   await admin.execute(plan.transactions, (t) => out(`  ${t.database}: ${t.statements.length} statement(s) committed`));
-  out(phase === 'adopt' ? adoptedMessage(credentialId, roles.existing, roles.group) : `${credentialId}: adoption finished; ${roles.existing} owns and holds nothing itself, the rotator manages both logins`);
+  out(phase === 'adopt' ? adoptedMessage(credentialId, roles.existing, roles.group) : `${credentialId}: adoption finished; ${roles.existing} owns and holds nothing itself, both logins are on the rotator's allow-list`);
   return 0;
 }
 

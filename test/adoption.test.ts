@@ -3,8 +3,11 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli';
+import { renderPlan } from '../src/rotation/adoption';
+import { sqlQuoting } from '../src/targets/postgres-admin';
 import { startEmbeddedPostgres, type LocalPostgres } from '../src/local/embedded-postgres';
 import { psql } from '../src/local/psql-script';
+import { scramSha256Verifier } from '../src/rotation/password';
 
 const SQL_DIR = join(__dirname, '..', 'infra', 'postgres');
 const DB = 'appdb';
@@ -81,6 +84,11 @@ describe('rotator adopt: an existing login role becomes the alternating-users sh
     expect(early.err).toContain(`role ${EXISTING.user} is not yet a member of ${GROUP}: run adopt first`);
     const noAdmin = await main(['adopt', 'orders', '--config', config()], () => undefined, () => undefined, {});
     expect(noAdmin).toBe(2);
+    await superuser.query(`GRANT ${EXISTING.user} TO ${ROTATOR.user}`);
+    const unmigrated = await rotator('adopt', 'orders', '--config', config());
+    await superuser.query(`REVOKE ${EXISTING.user} FROM ${ROTATOR.user}`);
+    expect(unmigrated.code).toBe(1);
+    expect(unmigrated.err).toContain(`the rotator ${ROTATOR.user} still holds role memberships: run infra/postgres/30-migrate-from-createrole.sql first`);
     expect(await catalogSnapshot()).toEqual(before);
   });
 
@@ -102,6 +110,8 @@ describe('rotator adopt: an existing login role becomes the alternating-users sh
       `ALTER DEFAULT PRIVILEGES FOR ROLE "${REF_OWNER}" IN SCHEMA "ref" GRANT SELECT ON TABLES TO "${GROUP}";`,
       `ALTER POLICY "app_reads" ON "ref"."currencies" TO "${EXISTING.user}", "${GROUP}";`,
       `REASSIGN OWNED BY "${EXISTING.user}" TO "${GROUP}";`,
+      `GRANT "${SECOND.user}" TO "credential_rotation_admin" WITH ADMIN TRUE, INHERIT TRUE, SET FALSE;`,
+      `\\connect "postgres"\nBEGIN;\nSET ROLE "credential_rotation_admin";\nINSERT INTO credential_rotation.managed_role (role_name) VALUES ('${SECOND.user}') ON CONFLICT DO NOTHING;\nRESET ROLE;\nCOMMIT;`,
     ]) {
       expect(dry.out, statement).toContain(statement);
     }
@@ -140,10 +150,12 @@ describe('rotator adopt: an existing login role becomes the alternating-users sh
     expect(await dependenciesOf(EXISTING.user)).toEqual([`CONNECT on database ${DB}`]);
     expect(await memberships(EXISTING.user)).toEqual([{ role: GROUP, admin: false, inherit: false, set: true }]);
     expect(await memberships(SECOND.user)).toEqual([{ role: GROUP, admin: false, inherit: false, set: true }]);
-    expect(await memberships(ROTATOR.user)).toEqual([
+    expect(await memberships(ROTATOR.user)).toEqual([]);
+    expect(await memberships('credential_rotation_admin')).toEqual([
       { role: EXISTING.user, admin: true, inherit: true, set: false },
       { role: SECOND.user, admin: true, inherit: true, set: false },
     ]);
+    expect((await superuser.query('SELECT role_name::text AS r FROM credential_rotation.managed_role ORDER BY 1')).rows.map((r) => r.r)).toEqual([EXISTING.user, SECOND.user]);
     const group = await capabilities(GROUP);
     expect(capabilitiesBefore.filter((c) => !group.includes(c))).toEqual([]);
     const fresh = await connectAs(EXISTING.user, EXISTING.password);
@@ -165,7 +177,8 @@ describe('rotator adopt: an existing login role becomes the alternating-users sh
   it('when the rotator gives the second login a password, then a table either login creates is owned by the group, usable by the other, and the defaults apply', async () => {
     const rotatorSession = await connectAs(ROTATOR.user, ROTATOR.password, 'postgres');
     await expect(connectAs(SECOND.user, SECOND.password)).rejects.toMatchObject({ code: '28P01' });
-    await rotatorSession.query(`ALTER ROLE ${SECOND.user} LOGIN PASSWORD '${SECOND.password}'`);
+    await rotatorSession.query('SELECT credential_rotation.set_password($1, $2)', [SECOND.user, await scramSha256Verifier(SECOND.password)]);
+    await rotatorSession.query('SELECT credential_rotation.set_login($1, true)', [SECOND.user]);
     const a = await connectAs(EXISTING.user, EXISTING.password);
     const b = await connectAs(SECOND.user, SECOND.password);
     expect(await workload(b)).toEqual(EXPECTED_WORKLOAD);
@@ -200,6 +213,35 @@ describe('rotator adopt: an existing login role becomes the alternating-users sh
   });
 });
 
+describe('rotator adopt --dry-run prints a script no name can break out of', () => {
+  const EVIL_DB = 'shadow\n\\! echo injected-by-a-database-name';
+
+  it('when a database the role owns something in has a newline in its name, then adopt refuses naming it, and prints no meta-command', async () => {
+    await superuser.query(`CREATE DATABASE ${superuser.escapeIdentifier(EVIL_DB)}`);
+    const evil = await pg.connect(EVIL_DB);
+    try {
+      await evil.query(`CREATE TABLE kept (id int); ALTER TABLE kept OWNER TO ${EXISTING.user}`);
+    } finally {
+      await evil.end();
+    }
+    try {
+      const before = await catalogSnapshot();
+      const dry = await rotator('adopt', 'orders', '--finish', '--dry-run', '--config', config());
+      expect(dry.code).toBe(1);
+      expect(dry.err).toContain(`the name ${JSON.stringify(EVIL_DB)} holds a control character: rename it before adopting`);
+      expect(dry.out.split('\n').filter((line) => line.startsWith('\\') && !line.startsWith('\\connect'))).toEqual([]);
+      expect(await catalogSnapshot()).toEqual(before);
+    } finally {
+      await superuser.query(`DROP DATABASE ${superuser.escapeIdentifier(EVIL_DB)}`);
+    }
+  });
+
+  it('when a note spans lines, then every line of it is a comment', () => {
+    const lines = renderPlan({ phase: 'adopt', transactions: [], notes: ['first\n\\! echo second\rthird'] }, sqlQuoting);
+    expect(lines).toEqual(['-- note: first', '--    \\! echo second', '--    third']);
+  });
+});
+
 describe('rotator adopt as an administrator that is not a superuser, as the Entra administrator on Azure is not', () => {
   const ADMIN = { user: 'entra_admin', password: 'entra-admin-local-password-0001' };
   const BILLING = { user: 'billing_user', password: 'billing-user-local-password-0001' };
@@ -216,10 +258,12 @@ describe('rotator adopt as an administrator that is not a superuser, as the Entr
 
   beforeAll(async () => {
     await superuser.query(`CREATE ROLE ${ADMIN.user} LOGIN CREATEROLE CREATEDB PASSWORD '${ADMIN.password}'`);
+    // The administrator that ran 10-rotator.sql may act as the functions' owner; here the superuser ran it.
+    await superuser.query(`GRANT credential_rotation_admin TO ${ADMIN.user} WITH INHERIT FALSE, SET TRUE`);
     const admin = await connectAs(ADMIN.user, ADMIN.password, 'postgres');
     await admin.query(`CREATE ROLE ${BILLING.user} LOGIN PASSWORD '${BILLING.password}'`);
     await admin.query(`CREATE ROLE ${LEDGER_OWNER} NOLOGIN`);
-    await admin.query(`GRANT ${BILLING.user} TO ${ROTATOR.user} WITH ADMIN TRUE, INHERIT FALSE, SET FALSE`);
+    await admin.query(psql(readFileSync(join(SQL_DIR, '20-single-user.sql'), 'utf8'), { managed_role: BILLING.user }));
     await admin.query(`CREATE DATABASE ${BILLING_DB}`);
     await admin.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${BILLING_DB} FROM PUBLIC`);
     await admin.query(`GRANT CONNECT, CREATE ON DATABASE ${BILLING_DB} TO ${BILLING.user}`);

@@ -1,5 +1,6 @@
 import type { Credential } from '../config/schema';
 import { RotationError } from '../errors';
+import { ADMIN_DATABASE, ROTATION_ADMIN_ROLE } from '../targets/postgres';
 import type { AdoptionFacts, AdoptionRoles, DatabaseFacts, DefaultPrivilegeChange, HeldPrivilege, MembershipRow, PlannedTransaction, PolicyFact, RoleState } from '../targets/postgres-admin';
 
 /**
@@ -14,10 +15,12 @@ import type { AdoptionFacts, AdoptionRoles, DatabaseFacts, DefaultPrivilegeChang
  * until they reconnect:
  * - `adopt`: the group gets everything the role owns and holds, the role becomes a member
  *   that starts every new session as the group, and for the transition it also inherits the
- *   group, so the sessions already open keep working. The rotator gets nothing on it yet.
+ *   group, so the sessions already open keep working. The owner of the password functions
+ *   (infra/postgres/10-rotator.sql) gets the second login, which joins the allow-list.
  * - `finish` (after every application restarted): the role's own privileges and memberships
- *   are dropped, its membership stops inheriting, and the rotator gets the bootstrap's grant.
- *   Until then the rotator must not hold the role with INHERIT, or it would reach the data.
+ *   are dropped, its membership stops inheriting, and the functions' owner gets it as the
+ *   bootstrap grants it, allow-listed. Until then the owner must not hold the role with
+ *   INHERIT, or it would reach the data. The rotator itself never gets anything.
  */
 
 export type AdoptionPhase = 'adopt' | 'finish';
@@ -28,8 +31,11 @@ export interface AdoptionPlan {
   notes: string[];
 }
 
-/** The driver's identifier quoting (pg's escapeIdentifier). */
-export type Quote = (identifier: string) => string;
+/** The driver's quoting (pg's escapeIdentifier and escapeLiteral). */
+export interface Quote {
+  identifier(name: string): string;
+  literal(value: string): string;
+}
 
 interface MembershipOptions {
   admin: boolean;
@@ -40,7 +46,9 @@ interface MembershipOptions {
 const LOGIN_IN_GROUP: MembershipOptions = { admin: false, inherit: false, set: true };
 // While sessions opened before adoption still run as the old role, it inherits the group.
 const TRANSITIONAL_LOGIN_IN_GROUP: MembershipOptions = { admin: false, inherit: true, set: true };
-const ROTATOR_ON_LOGIN: MembershipOptions = { admin: true, inherit: true, set: false };
+// As 21-alternating-users.sql grants it: alter the login and end its sessions, never act as it.
+const OWNER_ON_LOGIN: MembershipOptions = { admin: true, inherit: true, set: false };
+const OWNER = ROTATION_ADMIN_ROLE;
 
 const STAGE = 'adopt';
 
@@ -63,8 +71,9 @@ export function planAdoption(roles: AdoptionRoles, facts: AdoptionFacts, phase: 
   const transactions = facts.databases.map((db) => {
     const main = db.name === facts.mainDatabase;
     const work = [...(main ? shared : []), ...databaseStatements(sql, facts, db, phase, main && sharedFootprint)];
-    return { database: db.name, statements: borrowed(sql, facts, main ? created : [], work) };
+    return { database: safeName(db.name), statements: borrowed(sql, facts, main ? created : [], work) };
   });
+  transactions.push({ database: ADMIN_DATABASE, statements: allowListed(sql, facts, phase) });
   return { phase, transactions: transactions.filter((t) => t.statements.length > 0), notes: notesFor(roles, facts) };
 }
 
@@ -72,11 +81,21 @@ export function isEmptyPlan(plan: AdoptionPlan): boolean {
   return plan.transactions.length === 0;
 }
 
-/** The plan as a psql script: what `--dry-run` prints and what an operator could review or run. */
+/**
+ * The plan as a psql script: what `--dry-run` prints and what an operator could review or run.
+ * No name in it holds a control character (the plan refused them), so a name cannot end a
+ * meta-command's line; each line of a note is a comment of its own.
+ */
 export function renderPlan(plan: AdoptionPlan, quote: Quote): string[] {
-  const lines = plan.notes.map((note) => `-- note: ${note}`);
-  for (const t of plan.transactions) lines.push(`\\connect ${quote(t.database)}`, 'BEGIN;', ...t.statements.map((s) => `${s};`), 'COMMIT;');
+  const lines = plan.notes.flatMap((note) => note.split(/\r\n|\r|\n/).map((line, i) => `-- ${i === 0 ? 'note: ' : '   '}${line}`));
+  for (const t of plan.transactions) lines.push(`\\connect ${quote.identifier(safeName(t.database))}`, 'BEGIN;', ...t.statements.map((s) => `${s};`), 'COMMIT;');
   return lines;
+}
+
+/** A name with a control character is refused: in a psql script a newline ends a meta-command. */
+export function safeName(name: string): string {
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) refuse(`the name ${JSON.stringify(name)} holds a control character: rename it before adopting`);
+  return name;
 }
 
 // ---- refusals ------------------------------------------------------------------------------
@@ -87,6 +106,9 @@ function checkAdoptable(roles: AdoptionRoles, facts: AdoptionFacts, phase: Adopt
   if (!existing.exists) refuse(`role ${roles.existing} does not exist: postgres.roles[0] must name the login role the application uses today`);
   if (existing.superuser) refuse(`role ${roles.existing} is a superuser: the rotator can never manage it`);
   if (!rotator.exists) refuse(`the rotator role ${roles.rotator} does not exist: run infra/postgres/10-rotator.sql first`);
+  if (!facts.rotationAdmin.installed) refuse(`the password functions are not installed in database ${ADMIN_DATABASE}: run infra/postgres/10-rotator.sql first`);
+  if (!facts.rotationAdmin.actsAsIt) refuse(`${facts.administrator.name} cannot act as ${OWNER}, which alone changes the allow-list: run adopt as the administrator that ran infra/postgres/10-rotator.sql`);
+  if (facts.memberships.some((m) => m.member === roles.rotator)) refuse(`the rotator ${roles.rotator} still holds role memberships: run infra/postgres/30-migrate-from-createrole.sql first`);
   if (group.exists && group.canLogin) refuse(`role ${roles.group} can log in: the group must be NOLOGIN`);
   if (second.exists && facts.secondOwnsObjects) refuse(`role ${roles.second} owns objects: the second login must own nothing`);
   if (second.superuser) refuse(`role ${roles.second} is a superuser`);
@@ -131,8 +153,7 @@ function borrowed(sql: StatementWriter, facts: AdoptionFacts, created: string[],
 }
 
 function adoptShared(sql: StatementWriter, facts: AdoptionFacts): string[] {
-  const { existing, second, group, rotator } = sql.roles;
-  const rotatorRows = rows(facts, existing, rotator);
+  const { existing, second, group } = sql.roles;
   return [
     // An existing membership is left alone: after finish it no longer inherits, and must not again.
     ...(memberOfGroup(sql.roles, facts) ? [] : [sql.grantRole(group, existing, TRANSITIONAL_LOGIN_IN_GROUP)]),
@@ -141,14 +162,14 @@ function adoptShared(sql: StatementWriter, facts: AdoptionFacts): string[] {
     ...otherMemberships(sql, facts).flatMap((m) => sql.ensureMembership(m.role, group, m, rows(facts, m.role, group), false)),
     ...sql.grants(facts.databasePrivileges, group),
     ...connectGrants(sql, facts, [existing, second]),
-    // Through the transitional inheritance, an inheriting rotator would reach the group's data.
-    ...rotatorRows.filter((r) => r.inherit).map((r) => sql.grantRole(existing, rotator, { ...r, inherit: false }, r.grantor)),
-    ...sql.ensureMembership(second, rotator, ROTATOR_ON_LOGIN, rows(facts, second, rotator)),
+    // Through the transitional inheritance, an owner inheriting the existing login would reach the group's data.
+    ...rows(facts, existing, OWNER).filter((r) => r.inherit).map((r) => sql.grantRole(existing, OWNER, { ...r, inherit: false }, r.grantor)),
+    ...sql.ensureMembership(second, OWNER, OWNER_ON_LOGIN, rows(facts, second, OWNER)),
   ];
 }
 
 function finishShared(sql: StatementWriter, facts: AdoptionFacts): string[] {
-  const { existing, second, group, rotator } = sql.roles;
+  const { existing, second, group } = sql.roles;
   return [
     ...sql.ensureMembership(group, existing, LOGIN_IN_GROUP, rows(facts, group, existing)),
     ...sql.ensureMembership(group, second, LOGIN_IN_GROUP, rows(facts, group, second)),
@@ -156,9 +177,16 @@ function finishShared(sql: StatementWriter, facts: AdoptionFacts): string[] {
     ...otherMemberships(sql, facts).flatMap((m) => [...sql.ensureMembership(m.role, group, m, rows(facts, m.role, group), false), sql.revokeRole(m.role, existing, m.grantor)]),
     ...sql.grants(facts.databasePrivileges, group),
     ...connectGrants(sql, facts, [second]),
-    ...sql.ensureMembership(existing, rotator, ROTATOR_ON_LOGIN, rows(facts, existing, rotator)),
-    ...sql.ensureMembership(second, rotator, ROTATOR_ON_LOGIN, rows(facts, second, rotator)),
+    ...sql.ensureMembership(existing, OWNER, OWNER_ON_LOGIN, rows(facts, existing, OWNER)),
+    ...sql.ensureMembership(second, OWNER, OWNER_ON_LOGIN, rows(facts, second, OWNER)),
   ];
+}
+
+/** The logins join the allow-list with the owner's grant: the second at adopt, the existing one at finish. */
+function allowListed(sql: StatementWriter, facts: AdoptionFacts, phase: AdoptionPhase): string[] {
+  const { existing, second } = sql.roles;
+  const missing = (phase === 'adopt' ? [second] : [existing, second]).filter((login) => !facts.rotationAdmin.listed.includes(login));
+  return missing.length === 0 ? [] : [sql.actAs(OWNER), ...missing.map((login) => sql.allow(login)), 'RESET ROLE'];
 }
 
 function rows(facts: AdoptionFacts, role: string, member: string): MembershipRow[] {
@@ -199,7 +227,7 @@ function notesFor(roles: AdoptionRoles, facts: AdoptionFacts): string[] {
   const attributes = facts.roles.existing.attributes;
   if (attributes.length > 0) notes.push(`${roles.existing} has ${attributes.join(', ')}; sessions now act as ${roles.group}, which does not: grant them to ${roles.group} if the application needs them`);
   for (const db of facts.databases.filter((d) => d.schemaNamedAfterRole)) {
-    notes.push(`schema ${roles.existing} in database ${db.name} was reached through "$user" in search_path; sessions now run as ${roles.group}: set search_path for both logins if the application relies on it`);
+    notes.push(`schema ${roles.existing} in database ${safeName(db.name)} was reached through "$user" in search_path; sessions now run as ${roles.group}: set search_path for both logins if the application relies on it`);
   }
   return notes;
 }
@@ -213,7 +241,15 @@ class StatementWriter {
   constructor(readonly roles: AdoptionRoles, private readonly quote: Quote) {}
 
   q(identifier: string): string {
-    return this.quote(identifier);
+    return this.quote.identifier(safeName(identifier));
+  }
+
+  actAs(role: string): string {
+    return `SET ROLE ${this.q(role)}`;
+  }
+
+  allow(login: string): string {
+    return `INSERT INTO credential_rotation.managed_role (role_name) VALUES (${this.quote.literal(safeName(login))}) ON CONFLICT DO NOTHING`;
   }
 
   createRole(role: string): string {

@@ -1,6 +1,6 @@
-import { Client, escapeIdentifier } from 'pg';
+import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import { RotationError } from '../errors';
-import { classifyPostgresError, withSession, type AdminLogin, type PostgresEndpoint } from './postgres';
+import { ADMIN_DATABASE, classifyPostgresError, ROTATION_ADMIN_ROLE, withSession, type AdminLogin, type PostgresEndpoint } from './postgres';
 
 /**
  * PostgreSQL as an administrator sees it, for the one-off adoption of an existing role into
@@ -107,12 +107,23 @@ export interface AdministratorState {
   hasPrivilegesOf: string[];
 }
 
+/** The owner of the password functions and its allow-list (infra/postgres/10-rotator.sql). */
+export interface RotationAdminState {
+  /** The schema and the allow-list exist. */
+  installed: boolean;
+  /** The administrator may SET ROLE to the owner, to change the allow-list. */
+  actsAsIt: boolean;
+  /** Of the two logins, those on the allow-list. */
+  listed: string[];
+}
+
 export interface AdoptionFacts {
   mainDatabase: string;
   administrator: AdministratorState;
   roles: Record<keyof AdoptionRoles, RoleState>;
-  /** Memberships of the two logins and the group, and the rotator's memberships in them. */
+  /** Memberships of the two logins and the group, the functions' owner's in them, and every membership of the rotator. */
   memberships: MembershipRow[];
+  rotationAdmin: RotationAdminState;
   databasePrivileges: HeldPrivilege[];
   connect: ConnectFact[];
   secondOwnsObjects: boolean;
@@ -127,8 +138,8 @@ export interface PlannedTransaction {
   statements: string[];
 }
 
-/** The driver's quoting: every identifier in adoption SQL goes through it. */
-export const quoteIdentifier: (identifier: string) => string = escapeIdentifier;
+/** The driver's quoting: every identifier and literal in adoption SQL goes through it. */
+export const sqlQuoting = { identifier: escapeIdentifier, literal: escapeLiteral };
 
 const STAGE = 'adopt';
 
@@ -142,13 +153,14 @@ export class PostgresAdministrator {
   async readAdoptionFacts(roles: AdoptionRoles): Promise<AdoptionFacts> {
     const main = this.endpoint.database;
     const shared = await this.session(main, 'reading roles and memberships', (client) => readShared(client, main, roles));
+    const rotationAdmin = await this.session(ADMIN_DATABASE, 'reading the allow-list of the password functions', (client) => readRotationAdmin(client, [roles.existing, roles.second]));
     const databases: DatabaseFacts[] = [];
     const oids = shared.oids;
-    if (oids === null) return { ...shared.facts, mainDatabase: main, databases };
+    if (oids === null) return { ...shared.facts, rotationAdmin, mainDatabase: main, databases };
     for (const name of [main, ...shared.otherDatabases]) {
       databases.push(await this.session(name, `reading the catalog of database ${name}`, (client) => readDatabase(client, name, roles.existing, oids, name === main)));
     }
-    return { ...shared.facts, mainDatabase: main, databases };
+    return { ...shared.facts, rotationAdmin, mainDatabase: main, databases };
   }
 
   /** Each transaction commits or rolls back as a whole; the first failure stops the run. */
@@ -200,7 +212,7 @@ interface RoleOids {
 }
 
 interface SharedFacts {
-  facts: Omit<AdoptionFacts, 'mainDatabase' | 'databases'>;
+  facts: Omit<AdoptionFacts, 'mainDatabase' | 'databases' | 'rotationAdmin'>;
   /** Null when the existing role does not exist: there is nothing more to read. */
   oids: RoleOids | null;
   otherDatabases: string[];
@@ -219,7 +231,7 @@ async function readShared(client: Client, main: string, roles: AdoptionRoles): P
     facts: {
       administrator,
       roles: states.roles,
-      memberships: (await client.query<MembershipRow>(MEMBERSHIPS, [[roles.existing, roles.second, roles.group], roles.rotator])).rows,
+      memberships: (await client.query<MembershipRow>(MEMBERSHIPS, [[roles.existing, roles.second, roles.group], ROTATION_ADMIN_ROLE, roles.rotator])).rows,
       databasePrivileges: (await client.query<HeldPrivilege>(DATABASE_PRIVILEGES, [existingOid, oids.group])).rows,
       connect: (await client.query<ConnectFact>(CONNECT_NEEDED, [existingOid])).rows,
       secondOwnsObjects: oids.second !== null && (await client.query<{ owns: boolean }>(OWNS_ANYTHING, [oids.second])).rows[0].owns,
@@ -241,6 +253,17 @@ async function readRoles(client: Client, roles: AdoptionRoles): Promise<{ roles:
     roles: { existing: state(roles.existing), second: state(roles.second), group: state(roles.group), rotator: state(roles.rotator) },
     oids: { existing: oid(roles.existing), group: oid(roles.group), second: oid(roles.second) },
   };
+}
+
+/** The allow-list is readable by its owner only: the administrator reads it as the owner. */
+async function readRotationAdmin(client: Client, logins: string[]): Promise<RotationAdminState> {
+  const { rows } = await client.query<{ installed: boolean; actsAsIt: boolean }>(ROTATION_ADMIN, [ROTATION_ADMIN_ROLE]);
+  const { installed, actsAsIt } = rows[0];
+  if (!installed || !actsAsIt) return { installed, actsAsIt, listed: [] };
+  await client.query(`SET ROLE ${escapeIdentifier(ROTATION_ADMIN_ROLE)}`);
+  const listed = await client.query<{ role: string }>('SELECT role_name::text AS role FROM credential_rotation.managed_role WHERE role_name = ANY($1::text[]) ORDER BY 1', [logins]);
+  await client.query('RESET ROLE');
+  return { installed, actsAsIt, listed: listed.rows.map((r) => r.role) };
 }
 
 // ---- one database ------------------------------------------------------------------------------
@@ -279,8 +302,14 @@ const MEMBERSHIPS = `
 SELECT g.rolname AS role, m.rolname AS member, gr.rolname AS grantor, a.admin_option AS admin, a.inherit_option AS inherit, a.set_option AS set
   FROM pg_catalog.pg_auth_members a
   JOIN pg_catalog.pg_roles g ON g.oid = a.roleid JOIN pg_catalog.pg_roles m ON m.oid = a.member JOIN pg_catalog.pg_roles gr ON gr.oid = a.grantor
- WHERE m.rolname = ANY($1::text[]) OR (m.rolname = $2 AND g.rolname = ANY($1::text[]))
+ WHERE m.rolname = ANY($1::text[]) OR (m.rolname = $2 AND g.rolname = ANY($1::text[])) OR m.rolname = $3
  ORDER BY 1, 2, 3`;
+
+const ROTATION_ADMIN = `
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'credential_rotation' AND c.relname = 'managed_role') AS installed,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = $1
+                  AND ((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) OR pg_has_role(current_user, r.oid, 'SET'))) AS "actsAsIt"`;
 
 const DATABASES_WITH_DEPENDENCIES = `
 SELECT d.datname AS name, d.datallowconn AS allows FROM pg_catalog.pg_database d

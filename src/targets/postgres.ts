@@ -53,6 +53,8 @@ const APPLICATION_NAME = 'credential-rotator';
  * in this database (roles are server-wide; the probe still logs in to the credential's own).
  */
 export const ADMIN_DATABASE = 'postgres';
+/** The NOLOGIN owner of those functions and of their allow-list. */
+export const ROTATION_ADMIN_ROLE = 'credential_rotation_admin';
 
 /** The only module that talks to PostgreSQL. It speaks roles, verifiers and logins. */
 export class PostgresTarget {
