@@ -37,11 +37,11 @@ describe('the probe query runs as one read-only statement', () => {
     expect(await h.login('escape_app', live)).toBe('accepted');
   });
 
-  it('when the probe is a single statement that writes, then the read-only transaction refuses it', async () => {
+  it('when the probe is a single statement that writes, then the read-only transaction refuses it (SQLSTATE 25006)', async () => {
     const postgres = h.deps.current.postgres(h.env.config.credentials[0]);
     const password = h.liveValue('escape-db');
     await expect(postgres.probe('verify', 'escape_app', password, 'CREATE TABLE probe_written (id int)')).rejects.toMatchObject({
-      message: expect.stringContaining('PostgreSQL 25006: cannot execute CREATE TABLE in a read-only transaction'),
+      message: expect.stringContaining('PostgreSQL 25006'),
     });
     expect(await tableExists('probe_written')).toBe(false);
   });
