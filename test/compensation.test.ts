@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RotationError } from '../src/errors';
-import { secretNameFor, ROTATOR_ROLE } from '../src/local/environment';
+import { secretNameFor } from '../src/local/environment';
 import { startHarness, type Harness } from './support/harness';
 
 describe('invariant 6: a failure before promote is compensated', () => {
@@ -39,7 +39,7 @@ describe('invariant 6: a failure before promote is compensated', () => {
 
   it('when the rotator may not alter the role, then apply fails at once with the permission error, and the live password keeps working', async () => {
     const admin = await h.env.postgres.connect();
-    await admin.query(`REVOKE ADMIN OPTION FOR denied_app FROM ${ROTATOR_ROLE}`);
+    await admin.query(`DELETE FROM credential_rotation.managed_role WHERE role_name = 'denied_app'`);
     await admin.end();
 
     const result = await h.rotate(h.newHost(), 'denied-db');

@@ -11,7 +11,7 @@ import { instanceIdFor, ORCHESTRATOR } from '../src/orchestrations/contract';
 import type { RotationStatus } from '../src/rotation/status';
 import { scramSha256Verifier } from '../src/rotation/password';
 import { managedIdentity } from '../src/targets/identity';
-import { ENTRA_POSTGRES_SCOPE } from '../src/targets/postgres';
+import { ADMIN_DATABASE, ENTRA_POSTGRES_SCOPE } from '../src/targets/postgres';
 
 describe('the rotator logs in to PostgreSQL with a Microsoft Entra token', () => {
   let env: LocalEnvironment;
@@ -63,7 +63,7 @@ describe('the rotator logs in to PostgreSQL with a Microsoft Entra token', () =>
     const resources = mi.requests.map((r) => r.query.get('resource'));
     expect(resources).toContain('https://ossrdbms-aad.database.windows.net');
     expect(resources).toContain('https://vault.azure.net');
-    const adminLogins = env.postgres.serverLog.filter((l) => l.includes(`${ROTATOR_ROLE}@${LOCAL_DATABASE}`) && l.includes('ALTER ROLE "entra_app"'));
+    const adminLogins = env.postgres.serverLog.filter((l) => l.includes(`${ROTATOR_ROLE}@${ADMIN_DATABASE}`) && l.includes('credential_rotation.set_password('));
     expect(adminLogins).toHaveLength(1);
     expect(front.handshakes).toBeGreaterThanOrEqual(2);
     expect(env.vault.versions(secretNameFor('entra-db'))).toHaveLength(2);
