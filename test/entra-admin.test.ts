@@ -5,7 +5,7 @@ import { parseConfig } from '../src/config/load';
 import { DurableHost, installFunctionsCore } from '../src/local/durable-host';
 import { ManagedIdentityEmulator } from '../src/local/emulators/managed-identity';
 import { startPostgresTlsFront, type PostgresTlsFront } from '../src/local/postgres-tls-front';
-import { LOCAL_DATABASE, ROTATOR_ROLE, secretNameFor, startLocalEnvironment, type LocalEnvironment } from '../src/local/environment';
+import { ROTATOR_ROLE, secretNameFor, startLocalEnvironment, type LocalEnvironment } from '../src/local/environment';
 import { loopbackAzureOptions } from '../src/local/loopback-clients';
 import { instanceIdFor, ORCHESTRATOR } from '../src/orchestrations/contract';
 import type { RotationStatus } from '../src/rotation/status';
