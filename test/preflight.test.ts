@@ -2,7 +2,7 @@ import { AzureKeyCredential } from '@azure/core-auth';
 import { HttpRequest } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loopbackAzureOptions, loopbackFetch } from '../src/local/loopback-clients';
-import { LOCAL_RESOURCE_GROUP, LOCAL_SUBSCRIPTION, ROTATOR_ROLE, vaultResourceId } from '../src/local/environment';
+import { LOCAL_RESOURCE_GROUP, LOCAL_SUBSCRIPTION, vaultResourceId } from '../src/local/environment';
 import type { DurableHost } from '../src/local/durable-host';
 import { allPassed, preflight, type PreflightRow } from '../src/rotation/preflight';
 import { CONTAINER_APPS_ACTIONS } from '../src/targets/arm-actions';
@@ -65,8 +65,8 @@ describe('preflight checks every permission without changing anything', () => {
     // GitHub: a token for another repository only.
     h.env.vault.seed('github-token', 'ghs_another_repository_only_000000');
     h.env.github.addToken({ token: 'ghs_another_repository_only_000000', repos: ['acme/elsewhere'] });
-    // PostgreSQL: no ADMIN OPTION on one role, and the role itself cannot log in.
-    await asSuperuser(`REVOKE ADMIN OPTION FOR second_app FROM ${ROTATOR_ROLE}; ALTER ROLE second_app NOLOGIN`);
+    // PostgreSQL: the functions' owner has no ADMIN OPTION on one role, and the role itself cannot log in.
+    await asSuperuser(`REVOKE ADMIN OPTION FOR second_app FROM credential_rotation_admin; ALTER ROLE second_app NOLOGIN`);
     const deps = { ...h.env.deps, events: new LifecycleEvents({ endpoint: h.env.events.endpoint, credential: new AzureKeyCredential(Buffer.from('not-the-topic-key').toString('base64')), clientOptions: loopbackAzureOptions(h.env.vault.ca) }) };
     const rows = await preflight(deps, h.env.config.credentials);
     expect(failed(rows).sort()).toEqual([
@@ -84,7 +84,7 @@ describe('preflight checks every permission without changing anything', () => {
     const byCheck = (area: string, check: string) => rows.find((r) => r.area === area && r.check === check && !r.ok)!;
     expect(byCheck('Key Vault', 'secrets delete')).toMatchObject({ detail: 'not granted: Microsoft.KeyVault/vaults/secrets/delete', fix: expect.stringContaining('key-vault-role.bicep') });
     expect(byCheck('Container Apps', 'ready-api actions granted').detail).toBe('not granted: Microsoft.App/containerApps/revisions/restart/action');
-    expect(byCheck('PostgreSQL', 'rotator may set the password of second_app')).toMatchObject({ detail: 'no ADMIN OPTION on the role', fix: expect.stringContaining('20-single-user.sql') });
+    expect(byCheck('PostgreSQL', 'rotator may set the password of second_app')).toMatchObject({ detail: "the functions' owner may not alter the role", fix: expect.stringContaining('20-single-user.sql') });
     expect(byCheck('GitHub', 'public key of acme/ready').detail).toContain('403');
     expect(byCheck('Event Grid', 'lifecycle topic reachable').detail).toContain('401');
     // Read-only: the vault saw no write, PostgreSQL still holds the revoked state, nothing was published.

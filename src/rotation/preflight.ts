@@ -24,8 +24,6 @@ export interface PreflightRow {
 
 /** The oldest Azure Flexible Server major this service supports. */
 const MIN_SERVER_VERSION = 130000;
-/** From 16 on, CREATEROLE alone changes no existing role: ADMIN OPTION on it is needed too. */
-const ADMIN_OPTION_FROM = 160000;
 
 export async function preflight(deps: RotationDeps, credentials: readonly Credential[], options: { events: boolean } = { events: true }): Promise<PreflightRow[]> {
   const rows: PreflightRow[] = [];
@@ -106,24 +104,22 @@ async function postgres(deps: RotationDeps, c: Credential): Promise<PreflightRow
   const base = { credentialId: c.id, area: 'PostgreSQL' as const };
   const login = { ...base, check: `admin login ${c.postgres.admin.user}` };
   const inspector = deps.inspectPostgres(c);
-  let version = 0;
   const rows = await attempt(login, adminLoginFix(c), async () => {
     const server = await inspector.server('preflight');
-    version = server.versionNum;
     const scram = { ...base, check: 'SCRAM-SHA-256 accepted' };
     const accepted = server.acceptedAuthMethods === undefined || /scram-sha-256/i.test(server.acceptedAuthMethods);
     return [
       pass(login, `logged in to ${c.postgres.host}:${c.postgres.port}/${c.postgres.database} as ${server.user}`),
       server.versionNum >= MIN_SERVER_VERSION
         ? pass({ ...base, check: 'server version' }, server.version)
-        : fail({ ...base, check: 'server version' }, `${server.version} is older than 13`, 'upgrade the server to PostgreSQL 13 or later (16 or later for the CREATEROLE model)'),
+        : fail({ ...base, check: 'server version' }, `${server.version} is older than 13`, 'upgrade the server to PostgreSQL 13 or later'),
       accepted
         ? pass(scram, `password_encryption ${server.passwordEncryption}${server.acceptedAuthMethods ? `, azure.accepted_password_auth_method ${server.acceptedAuthMethods}` : ''}`)
         : fail(scram, `azure.accepted_password_auth_method is ${server.acceptedAuthMethods}`, 'add scram-sha-256 to the server parameter azure.accepted_password_auth_method'),
     ];
   });
   if (!rows[0].ok) return rows;
-  rows.push(...(await attempt({ ...base, check: 'roles' }, 'check that the rotator may read pg_roles', () => roleRows(deps, c, version))));
+  rows.push(...(await attempt({ ...base, check: 'roles' }, 'check that the rotator may read pg_roles', () => roleRows(deps, c))));
   return rows;
 }
 
@@ -133,7 +129,7 @@ function adminLoginFix(c: Credential): string {
     : `check the password in Key Vault secret ${c.postgres.admin.secret} and that ${c.postgres.admin.user} may log in`;
 }
 
-async function roleRows(deps: RotationDeps, c: Credential, version: number): Promise<PreflightRow[]> {
+async function roleRows(deps: RotationDeps, c: Credential): Promise<PreflightRow[]> {
   const roles = loginRoles(c);
   const inspector = deps.inspectPostgres(c);
   const [facts, rights] = await Promise.all([inspector.roles('preflight', roles), inspector.rights('preflight', roles)]);
@@ -149,10 +145,9 @@ async function roleRows(deps: RotationDeps, c: Credential, version: number): Pro
       : pass(state, `${f.canLogin ? 'LOGIN' : 'NOLOGIN'}, connection limit ${f.connectionLimit}${f.validUntil ? `, valid until ${f.validUntil}` : ''}`);
     const r = rights.find((x) => x.role === f.role);
     const right = { ...base, check: `rotator may set the password of ${f.role}` };
-    const enough = r !== undefined && r.createRole && (version < ADMIN_OPTION_FROM || r.adminOption);
-    const rightsRow = enough
-      ? pass(right, `CREATEROLE${version >= ADMIN_OPTION_FROM ? ' and ADMIN OPTION on the role' : ''}`)
-      : fail(right, `${r?.createRole ? '' : 'no CREATEROLE; '}${version >= ADMIN_OPTION_FROM && !r?.adminOption ? 'no ADMIN OPTION on the role' : ''}`.replace(/; $/, ''), `run infra/postgres/10-rotator.sql and ${script} as an administrator`);
+    const rightsRow = r !== undefined && r.execute && r.ownerMayAlter
+      ? pass(right, 'EXECUTE on credential_rotation.set_password, whose owner may alter the role')
+      : fail(right, [r?.execute ? '' : 'no EXECUTE on credential_rotation.set_password', r?.ownerMayAlter ? '' : 'the functions\' owner may not alter the role'].filter(Boolean).join('; '), `run infra/postgres/10-rotator.sql and ${script} as an administrator`);
     return [stateRow, rightsRow];
   });
 }

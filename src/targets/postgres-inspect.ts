@@ -1,4 +1,14 @@
-import { withSession, type AdminLogin, type PostgresEndpoint } from './postgres';
+import { ADMIN_DATABASE, ROTATION_ADMIN_ROLE, withSession, type AdminLogin, type PostgresEndpoint } from './postgres';
+
+// Without USAGE on the schema, naming the function would raise instead of answering false.
+const RIGHTS = `
+SELECT t.rolname,
+       CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'credential_rotation')
+             AND pg_catalog.has_schema_privilege('credential_rotation', 'USAGE')
+            THEN pg_catalog.has_function_privilege('credential_rotation.set_password(text,text)', 'EXECUTE') ELSE false END AS execute,
+       COALESCE((SELECT o.rolcreaterole AND (current_setting('server_version_num')::int < 160000 OR pg_catalog.pg_has_role(o.oid, t.oid, 'MEMBER WITH ADMIN OPTION'))
+                   FROM pg_catalog.pg_roles o WHERE o.rolname = $2), false) AS owner
+  FROM pg_catalog.pg_roles t WHERE t.rolname = ANY($1::text[])`;
 
 /** A login role as the catalog shows it to the rotator (pg_roles, pg_stat_activity): never a password. */
 export interface RoleFacts {
@@ -12,13 +22,16 @@ export interface RoleFacts {
   sessions: number;
 }
 
-/** What the rotator's own login may do to a role, read from the catalog. */
+/**
+ * What the rotator's own login may do to a role, read from the catalog. The allow-list itself
+ * is readable by its owner only, so a role missing from it shows first at apply.
+ */
 export interface RoleRights {
   role: string;
-  /** The rotator holds CREATEROLE. */
-  createRole: boolean;
-  /** The rotator holds ADMIN OPTION on the role (what CREATEROLE needs from PostgreSQL 16 on). */
-  adminOption: boolean;
+  /** The rotator may execute credential_rotation.set_password (infra/postgres/10-rotator.sql). */
+  execute: boolean;
+  /** The functions' owner may alter the role: CREATEROLE, and ADMIN OPTION on it from PostgreSQL 16 on. */
+  ownerMayAlter: boolean;
 }
 
 export interface ServerFacts {
@@ -65,20 +78,15 @@ export class PostgresInspector {
     });
   }
 
-  /** Joins on the role's oid, so a missing role yields no row instead of an error. */
+  /** Joins on the role's oid, so a missing role yields no row instead of an error; read where the functions live. */
   async rights(stage: string, roles: string[]): Promise<RoleRights[]> {
     return this.query(stage, `reading the rotator's rights over ${roles.join(', ')}`, async (client) => {
-      const { rows } = await client.query<{ rolname: string; createrole: boolean; admin_option: boolean }>(
-        `SELECT t.rolname, me.rolcreaterole AS createrole, pg_catalog.pg_has_role(current_user, t.oid, 'MEMBER WITH ADMIN OPTION') AS admin_option
-           FROM pg_catalog.pg_roles t CROSS JOIN pg_catalog.pg_roles me
-          WHERE t.rolname = ANY($1::text[]) AND me.rolname = current_user`,
-        [roles],
-      );
-      return rows.map((r) => ({ role: r.rolname, createRole: r.createrole, adminOption: r.admin_option }));
-    });
+      const { rows } = await client.query<{ rolname: string; execute: boolean; owner: boolean }>(RIGHTS, [roles, ROTATION_ADMIN_ROLE]);
+      return rows.map((r) => ({ role: r.rolname, execute: r.execute, ownerMayAlter: r.owner }));
+    }, ADMIN_DATABASE);
   }
 
-  private query<T>(stage: string, what: string, work: Parameters<typeof withSession<T>>[4]): Promise<T> {
-    return withSession(this.endpoint, { user: this.admin.user, password: this.admin.password, applicationName: 'credential-rotator' }, stage, what, work);
+  private query<T>(stage: string, what: string, work: Parameters<typeof withSession<T>>[4], database?: string): Promise<T> {
+    return withSession(this.endpoint, { user: this.admin.user, password: this.admin.password, database, applicationName: 'credential-rotator' }, stage, what, work);
   }
 }
