@@ -277,7 +277,7 @@ module containerAppsRole 'app/container-apps-role.bicep' = if (createContainerAp
   name: '${resourceToken}-container-apps-role'
   scope: subscription()
   params: {
-    roleName: 'Container Apps revision restarter (${environmentName}-${resourceToken})'
+    roleName: 'Container Apps secret rotator (${environmentName}-${resourceToken})'
     assignableScopes: containerAppsScopes
   }
 }

@@ -53,7 +53,7 @@ export function composeDeps(options: CompositionOptions): RotationDeps {
   return {
     config: options.config,
     github: () => (github ??= gitHubSecrets(options, vault)),
-    containerApps: () => (containerApps ??= new ContainerApps({ endpoint: options.config.arm.endpoint, credential: options.credential, clientOptions: options.armClientOptions })),
+    containerApps: () => (containerApps ??= new ContainerApps({ endpoint: options.config.arm.endpoint, credential: options.credential, clientOptions: options.armClientOptions, pollIntervalMs: options.pollIntervalMs })),
     armPermissions: () => (armPermissions ??= new ArmPermissions({ endpoint: options.config.arm.endpoint, credential: options.credential, clientOptions: options.armClientOptions })),
     vault,
     postgres: (c) => new PostgresTarget(endpoint(c), adminLogin(c)),

@@ -106,7 +106,7 @@ describe('consumer failures: degraded, re-propagated, survived, timed out', () =
     const status = result.status.customStatus as RotationStatus;
     expect(status.outcome).toBe('degraded');
     expect(status.targets?.[0]).toMatchObject({ outcome: 'failed', errorCode: 'revision-not-healthy' });
-    expect(status.targets?.[0].message).toBe('revision stuck-api--r1 was not running and healthy within 15 min');
+    expect(status.targets?.[0].message).toBe('revision stuck-api--r1 was not running healthy on replicas started after the change within 15 min');
     const confirm = status.stages.find((s) => s.stage === 'confirm')!;
     expect(confirm.durationMs).toBeGreaterThanOrEqual(15 * 60_000);
     expect(await h.login('stuck_app', h.liveValue('stuck-db'))).toBe('accepted');

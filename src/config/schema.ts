@@ -107,10 +107,23 @@ const githubTarget = z.object({
     .describe('Organisation secret the rotator creates: private (default) or all repositories; an existing one keeps its visibility and selected repositories'),
 });
 
+const appSecretMapping = z.object({
+  name: z
+    .string()
+    .regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, 'must be a Container App secret name: lower-case letters, digits, - and ., starting and ending with a letter or digit')
+    .describe('The app secret (configuration.secrets[].name), a Key Vault reference with the app\'s identity'),
+  keyVaultSecret: secretName.describe('The Key Vault secret it carries: the live secret or a derived one'),
+});
+
 const containerAppTarget = z.object({
   subscription: z.string().min(1).describe('Subscription id of the Container App'),
   resourceGroup: z.string().min(1).describe('Resource group of the Container App'),
-  app: z.string().min(1).describe('Container App name; its active revisions restart after promote'),
+  app: z.string().min(1).describe('Container App name'),
+  mode: z
+    .enum(['key-vault-reference', 'restart-only'])
+    .default('key-vault-reference')
+    .describe('key-vault-reference: the mapped app secrets are pointed at the new version, then the active revisions restart; restart-only: the app reads Key Vault itself at start-up, so its active revisions only restart'),
+  secrets: z.array(appSecretMapping).default([]).describe('key-vault-reference: each app secret and the Key Vault secret it carries'),
 });
 
 const githubAuth = z.discriminatedUnion('auth', [
@@ -180,7 +193,28 @@ const credential = z
       if (t.org && t.environment) ctx.addIssue({ code: 'custom', path: ['consumers', 'github', i, 'environment'], message: 'applies to repository secrets only' });
       if (t.visibility && !t.org) ctx.addIssue({ code: 'custom', path: ['consumers', 'github', i, 'visibility'], message: 'applies to organisation secrets only' });
     });
+    c.consumers.containerApps.forEach((a, i) => checkContainerApp(c, a, (path, message) => ctx.addIssue({ code: 'custom', path: ['consumers', 'containerApps', i, ...path], message })));
   });
+
+type ContainerAppTarget = z.output<typeof containerAppTarget>;
+
+/** An app must name what it carries; with alternating users the login changes, so something must carry the user. */
+function checkContainerApp(c: { strategy: string; keyVault: z.output<typeof keyVault> }, a: ContainerAppTarget, issue: (path: (string | number)[], message: string) => void): void {
+  if (a.mode === 'restart-only') {
+    if (a.secrets.length > 0) issue(['secrets'], 'applies to mode key-vault-reference only: a restart-only app reads Key Vault itself');
+    return;
+  }
+  if (a.secrets.length === 0) issue(['secrets'], 'must map at least one app secret to a Key Vault secret (or set mode: restart-only for an app that reads Key Vault itself at start-up)');
+  const carried = [c.keyVault.secret, ...c.keyVault.derived.map((d) => d.secret)];
+  a.secrets.forEach((m, j) => {
+    if (!carried.includes(m.keyVaultSecret)) issue(['secrets', j, 'keyVaultSecret'], `must be the live secret ${c.keyVault.secret} or a derived secret`);
+    if (a.secrets.findIndex((o) => o.name === m.name) !== j) issue(['secrets', j, 'name'], 'is mapped twice');
+  });
+  const carriesUser = a.secrets.some((m) => c.keyVault.derived.some((d) => d.secret === m.keyVaultSecret && d.template.includes('{user}')));
+  if (c.strategy === 'alternating-users' && a.secrets.length > 0 && !carriesUser) {
+    issue(['secrets'], 'alternating-users: the login changes with every rotation, so map a derived secret whose template carries {user}');
+  }
+}
 
 export const configSchema = z.object({
   defaults: z

@@ -12,6 +12,7 @@ import { startEmbeddedPostgres, type LocalPostgres, type PostgresMajor } from '.
 import { CONTAINER_APPS_ACTIONS } from '../targets/arm-actions';
 import { ContainerAppsEmulator } from './emulators/container-apps';
 import type { RevisionSpec } from './emulators/container-apps-model';
+import { renderTemplate } from '../rotation/templates';
 import { EventGridEmulator } from './emulators/event-grid';
 import { GitHubEmulator } from './emulators/github';
 import { KeyVaultEmulator } from './emulators/key-vault';
@@ -42,10 +43,24 @@ export interface LocalCredentialSpec {
   derived?: { secret: string; template: string }[];
   /** GitHub Actions secrets to keep in step; repositories and organisations are created on the emulator. */
   github?: { repo?: string; org?: string; environment?: string; secret: string; format?: string }[];
-  /** Container Apps restarted after promote; revisions default to one healthy active revision. */
-  containerApps?: { app: string; revisions?: RevisionSpec[] }[];
+  /**
+   * Container Apps whose app secrets are versionless Key Vault references (as users set them
+   * up), read by every revision through `env` or a secret volume. Revisions default to one
+   * healthy active revision; secrets default to one mapping: the first derived secret that
+   * carries {user}, else the live secret.
+   */
+  containerApps?: LocalContainerApp[];
   /** Extra credential fields (graceMinutes, consumers, ...). */
   overrides?: Record<string, unknown>;
+}
+
+export interface LocalContainerApp {
+  app: string;
+  revisions?: RevisionSpec[];
+  secrets?: { name: string; keyVaultSecret: string }[];
+  mode?: 'key-vault-reference' | 'restart-only';
+  /** How the revisions read the secrets; default env. */
+  via?: 'env' | 'volume';
 }
 
 export interface LocalEnvironment {
@@ -81,7 +96,7 @@ export async function startLocalEnvironment(specs: LocalCredentialSpec[], option
   const serviceToken = `rotator-${randomBytes(8).toString('hex')}`;
   const githubToken = `ghs_${randomBytes(12).toString('hex')}`;
   const github = await new GitHubEmulator({ tokens: [{ token: githubToken, ...gitHubScopes(specs) }] }).start();
-  const containerApps = await new ContainerAppsEmulator({ tokens: [{ token: serviceToken, actions: [...CONTAINER_APPS_ACTIONS], dataActions: [...KEY_VAULT_DATA_ACTIONS] }], clock: () => clock(), activationMs: 20_000 }).start();
+  const containerApps = await new ContainerAppsEmulator({ tokens: [{ token: serviceToken, actions: [...CONTAINER_APPS_ACTIONS], dataActions: [...KEY_VAULT_DATA_ACTIONS] }], clock: () => clock(), activationMs: 20_000, keyVaults: [vault] }).start();
   const stopAll = async () => {
     await containerApps.stop();
     await github.stop();
@@ -95,7 +110,7 @@ export async function startLocalEnvironment(specs: LocalCredentialSpec[], option
     const rotatorPassword = generatePassword(32);
     vault.seed(ADMIN_SECRET, rotatorPassword);
     vault.seed(GITHUB_TOKEN_SECRET, githubToken);
-    for (const spec of specs) addConsumers(github, containerApps, spec);
+    for (const spec of specs) addGitHubConsumers(github, spec);
     const initialPasswords = new Map<string, string>();
     const admin = await postgres.connect();
     try {
@@ -111,6 +126,7 @@ export async function startLocalEnvironment(specs: LocalCredentialSpec[], option
       await admin.end();
     }
     await grantGroupsCreate(postgres, specs);
+    for (const spec of specs) addContainerApps(containerApps, vault, postgres, spec, initialPasswords.get(spec.id)!);
     const config = parseConfig(localConfig(postgres, vault, specs, github, containerApps));
     const deps = composeDeps({
       config,
@@ -207,14 +223,40 @@ function gitHubScopes(specs: LocalCredentialSpec[]): { repos: string[]; orgs: st
   return { repos: [...new Set(targets.flatMap((t) => (t.repo ? [t.repo] : [])))], orgs: [...new Set(targets.flatMap((t) => (t.org ? [t.org] : [])))] };
 }
 
-function addConsumers(github: GitHubEmulator, containerApps: ContainerAppsEmulator, spec: LocalCredentialSpec): void {
+function addGitHubConsumers(github: GitHubEmulator, spec: LocalCredentialSpec): void {
   for (const t of spec.github ?? []) {
     if (t.repo) github.addRepo(t.repo, t.environment ? [t.environment] : []);
     if (t.org) github.addOrg(t.org);
   }
+}
+
+/**
+ * Each app gets versionless references to the Key Vault secrets it maps, as users set them
+ * up, and derived secrets it maps are written from the initial password (the deployment
+ * would have them before any rotation).
+ */
+function addContainerApps(containerApps: ContainerAppsEmulator, vault: KeyVaultEmulator, postgres: LocalPostgres, spec: LocalCredentialSpec, password: string): void {
   for (const a of spec.containerApps ?? []) {
-    containerApps.addApp({ subscriptionId: LOCAL_SUBSCRIPTION, resourceGroup: LOCAL_RESOURCE_GROUP, name: a.app, revisions: a.revisions ?? [{ name: `${a.app}--r1` }] });
+    const mappings = appSecretsOf(spec, a);
+    for (const m of mappings) {
+      const derived = spec.derived?.find((d) => d.secret === m.keyVaultSecret);
+      if (derived && vault.versions(derived.secret).length === 0) {
+        vault.seed(derived.secret, renderTemplate(derived.template, { user: liveLoginOf(spec), password, host: postgres.host, port: postgres.port, database: LOCAL_DATABASE }), { tags: { [TAG.credential]: spec.id } });
+      }
+    }
+    const identity = `/subscriptions/${LOCAL_SUBSCRIPTION}/resourceGroups/${LOCAL_RESOURCE_GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-${a.app}`;
+    const secrets = mappings.map((m) => ({ name: m.name, keyVaultUrl: `${vault.url}/secrets/${m.keyVaultSecret}`, identity }));
+    const reads = a.via === 'volume' ? { secretVolumes: [{ name: 'secrets', mountPath: '/mnt/secrets' }] } : { env: mappings.map((m) => ({ name: m.name.toUpperCase().replace(/[-.]/g, '_'), secretRef: m.name })) };
+    const revisions = (a.revisions ?? [{ name: `${a.app}--r1` }]).map((r) => ({ ...reads, ...r }));
+    containerApps.addApp({ subscriptionId: LOCAL_SUBSCRIPTION, resourceGroup: LOCAL_RESOURCE_GROUP, name: a.app, secrets, revisions });
   }
+}
+
+/** What the emulated app references; a restart-only app keeps its references, the rotator just does not touch them. */
+function appSecretsOf(spec: LocalCredentialSpec, a: LocalContainerApp): { name: string; keyVaultSecret: string }[] {
+  if (a.secrets) return a.secrets;
+  const carrier = spec.derived?.find((d) => d.template.includes('{user}'));
+  return carrier ? [{ name: 'database-url', keyVaultSecret: carrier.secret }] : [{ name: 'db-password', keyVaultSecret: secretNameFor(spec.id) }];
 }
 
 function localConfig(postgres: LocalPostgres, vault: KeyVaultEmulator, specs: LocalCredentialSpec[], github: GitHubEmulator, containerApps: ContainerAppsEmulator): RawConfig {
@@ -237,7 +279,7 @@ function localConfig(postgres: LocalPostgres, vault: KeyVaultEmulator, specs: Lo
       keyVault: { url: vault.url, secret: secretNameFor(spec.id), derived: spec.derived ?? [], resourceId: vaultResourceId(vault) },
       consumers: {
         github: (spec.github ?? []).map((t) => ({ ...t, format: t.format ?? 'password' })),
-        containerApps: (spec.containerApps ?? []).map((a) => ({ subscription: LOCAL_SUBSCRIPTION, resourceGroup: LOCAL_RESOURCE_GROUP, app: a.app })),
+        containerApps: (spec.containerApps ?? []).map((a) => ({ subscription: LOCAL_SUBSCRIPTION, resourceGroup: LOCAL_RESOURCE_GROUP, app: a.app, mode: a.mode, secrets: a.mode === 'restart-only' ? [] : appSecretsOf(spec, a) })),
       },
       ...spec.overrides,
     })),

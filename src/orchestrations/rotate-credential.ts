@@ -1,6 +1,7 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
 import type { SerializedError } from '../errors';
+import type { AppTicket } from '../rotation/container-app-consumer';
 import type { Confirmation, Propagated, TargetKey } from '../rotation/consumers';
 import type { LifecycleStep } from '../rotation/lifecycle-events';
 import type { Compensation, LiveState, PendingRef, Plan, Promoted, Retired, RotationIds, RotationRef } from '../rotation/stages';
@@ -122,13 +123,13 @@ class Run {
     return envelope.value;
   }
 
-  /** Propagate to every target (bounded fan-out, rounds for transient failures), then confirm restarted revisions. */
+  /** Propagate to every target (bounded fan-out, rounds for transient failures), then confirm the Container Apps. */
   *consumers(credentialId: string, liveVersion: string, targets: TargetKey[], confirmTimeoutMinutes: number): Generator<Task, boolean, unknown> {
     if (targets.length === 0) return true;
     this.enter('propagate');
     const startedAt = this.nowIso();
     const results = new Map<TargetKey, TargetResult>();
-    const restarted = new Map<TargetKey, string[]>();
+    const restarted = new Map<TargetKey, AppTicket>();
     let todo = targets;
     let rounds = 0;
     for (let round = 1; todo.length > 0 && round <= PROPAGATE.rounds; round += 1) {
@@ -140,7 +141,7 @@ class Run {
         const outcomes = yield* this.fanOut(batch, (target) => ({ credentialId, liveVersion, target }));
         batch.forEach((target, j) => {
           results.set(target, outcomes[j].result);
-          if (outcomes[j].restarted) restarted.set(target, outcomes[j].restarted!);
+          if (outcomes[j].confirm) restarted.set(target, outcomes[j].confirm!);
           if (outcomes[j].retryable) again.push(target);
         });
       }
@@ -165,29 +166,35 @@ class Run {
     }
   }
 
-  /** Polls with durable timers until every restarted revision runs healthy, or the bound passes. */
-  private *confirm(credentialId: string, restarted: Map<TargetKey, string[]>, results: Map<TargetKey, TargetResult>, timeoutMinutes: number): Generator<Task, void, unknown> {
+  /** Polls with durable timers until every app runs the new version healthy on every active revision, or the bound passes. */
+  private *confirm(credentialId: string, restarted: Map<TargetKey, AppTicket>, results: Map<TargetKey, TargetResult>, timeoutMinutes: number): Generator<Task, void, unknown> {
     this.enter('confirm');
     const startedAt = this.nowIso();
     const deadline = this.after(timeoutMinutes * 60).getTime();
-    const waiting = new Map(restarted);
+    const waiting = new Map([...restarted.keys()].map((target) => [target, [] as string[]]));
     let polls = 0;
     while (waiting.size > 0) {
       polls += 1;
-      for (const [target, revisions] of [...waiting]) {
-        const seen = yield* this.call<Confirmation>('confirm', { credentialId, target, revisions }, TRANSIENT_RETRY);
+      for (const target of [...waiting.keys()]) {
+        const ticket = restarted.get(target)!;
+        const seen = yield* this.call<Confirmation>('confirm', { credentialId, target, ticket }, TRANSIENT_RETRY);
         if (!seen.ok) {
           this.failTarget(results, target, seen.error.code, seen.error.message);
+          waiting.delete(target);
+        } else if (seen.value.drifted) {
+          this.failTarget(results, target, 'secret-reference-changed', seen.value.drifted);
           waiting.delete(target);
         } else if (seen.value.failed.length > 0) {
           this.failTarget(results, target, 'revision-failed', `revision ${seen.value.failed.map((f) => `${f.revision} (${f.state})`).join(', ')} did not run healthy after the restart`);
           waiting.delete(target);
-        } else if (seen.value.waiting.length === 0) waiting.delete(target);
-        else waiting.set(target, seen.value.waiting);
+        } else if (seen.value.waiting.length === 0) {
+          results.set(target, { ...results.get(target)!, version: ticket.liveVersion });
+          waiting.delete(target);
+        } else waiting.set(target, seen.value.waiting);
       }
       if (waiting.size === 0) break;
       if (this.context.df.currentUtcDateTime.getTime() >= deadline) {
-        for (const [target, revisions] of waiting) this.failTarget(results, target, 'revision-not-healthy', `revision ${revisions.join(', ')} was not running and healthy within ${timeoutMinutes} min`);
+        for (const [target, revisions] of waiting) this.failTarget(results, target, 'revision-not-healthy', `revision ${revisions.join(', ')} was not running healthy on replicas started after the change within ${timeoutMinutes} min`);
         break;
       }
       yield this.context.df.createTimer(this.after(CONFIRM_POLL_SECONDS));

@@ -1,16 +1,18 @@
 import { findCredential } from '../config/load';
 import type { Credential } from '../config/schema';
 import { RotationError } from '../errors';
-import { describeApp, type ContainerAppRef } from '../targets/container-apps';
+import { describeApp } from '../targets/container-apps';
+import { appRef, confirmContainerApp, pushToContainerApp, type AppConfirmation, type AppTicket } from './container-app-consumer';
 import type { RotationDeps } from './deps';
 import { TAG } from './state';
 import type { TargetResult } from './status';
 import { renderConsumerValue, type TemplateFields } from './templates';
 
 /**
- * Propagate and confirm: every consumer gets the live version, and restarted revisions are
- * watched until they run healthy. Inputs name targets by key (`github:0`, `container-app:1`)
- * and the live version; values are read from Key Vault inside the activity.
+ * Propagate and confirm: every consumer gets the live version, and Container Apps are
+ * watched until every active revision runs it healthy. Inputs name targets by key
+ * (`github:0`, `container-app:1`) and the live version; values are read from Key Vault
+ * inside the activity.
  */
 
 export type TargetKey = string;
@@ -27,8 +29,8 @@ export interface PropagateInput {
 
 export interface Propagated {
   result: TargetResult;
-  /** Container apps: the revisions restarted, for confirm to watch. */
-  restarted?: string[];
+  /** Container apps: what confirm checks the app against. */
+  confirm?: AppTicket;
   /** A failure worth another round (throttling, 5xx, resets). */
   retryable?: boolean;
 }
@@ -54,15 +56,13 @@ async function pushTo(deps: RotationDeps, credential: Credential, input: Propaga
     await deps.github().putSecret('propagate', { ...where, name: t.secret }, value);
     return { result: { kind: 'github', key: input.target, target: describeTarget(credential, input.target), outcome: 'succeeded' } };
   }
-  const app = appRef(credential, index);
-  const revisions = await deps.containerApps().activeRevisions('propagate', app);
-  for (const r of revisions) await deps.containerApps().restartRevision('propagate', app, r.name);
-  return { result: { kind: 'container-app', key: input.target, target: describeApp(app), outcome: 'succeeded' }, restarted: revisions.map((r) => r.name) };
+  const { ticket } = await pushToContainerApp(deps, credential, index, input.liveVersion);
+  return { result: { kind: 'container-app', key: input.target, target: describeApp(appRef(credential.consumers.containerApps[index])), outcome: 'succeeded' }, confirm: ticket };
 }
 
 export function describeTarget(credential: Credential, key: TargetKey): string {
   const [kind, index] = parseKey(key);
-  if (kind === 'container-app') return describeApp(appRef(credential, index));
+  if (kind === 'container-app') return describeApp(appRef(credential.consumers.containerApps[index]));
   const t = credential.consumers.github[index];
   return `${t.org ? `org:${t.org}` : t.repo}${t.environment ? `@${t.environment}` : ''}:${t.secret}`;
 }
@@ -70,28 +70,15 @@ export function describeTarget(credential: Credential, key: TargetKey): string {
 export interface ConfirmInput {
   credentialId: string;
   target: TargetKey;
-  revisions: string[];
+  ticket: AppTicket;
 }
 
-export interface Confirmation {
-  healthy: string[];
-  waiting: string[];
-  /** Revisions that reached a final bad state (Failed, Degraded or Unhealthy). */
-  failed: { revision: string; state: string }[];
-}
+export type Confirmation = AppConfirmation;
 
-/** Reads each restarted revision once; the orchestrator decides whether to wait on a durable timer. */
+/** Reads the app once; the orchestrator decides whether to wait on a durable timer. */
 export async function confirmRevisions(deps: RotationDeps, input: ConfirmInput): Promise<Confirmation> {
   const credential = findCredential(deps.config, input.credentialId, 'confirm');
-  const app = appRef(credential, parseKey(input.target)[1]);
-  const out: Confirmation = { healthy: [], waiting: [], failed: [] };
-  for (const revision of input.revisions) {
-    const state = await deps.containerApps().revisionState('confirm', app, revision);
-    if (state.runningState === 'Running' && state.healthState === 'Healthy') out.healthy.push(revision);
-    else if (['Failed', 'Degraded'].includes(state.runningState) || state.healthState === 'Unhealthy') out.failed.push({ revision, state: `${state.runningState}/${state.healthState}` });
-    else out.waiting.push(revision);
-  }
-  return out;
+  return confirmContainerApp(deps, credential, parseKey(input.target)[1], input.ticket);
 }
 
 /** Fields for templates: the role the live version belongs to, its password, and where to reach the server. */
@@ -101,11 +88,6 @@ export async function templateFields(deps: RotationDeps, credential: Credential,
   const user = live?.tags[TAG.role] ?? credential.postgres.role;
   if (!user) throw new RotationError({ code: 'unknown-role', stage: 'propagate', message: `credential "${credential.id}": the live version carries no role tag` });
   return { user, password, host: credential.postgres.host, port: credential.postgres.port, database: credential.postgres.database, sslmode: credential.postgres.consumerSslMode };
-}
-
-function appRef(credential: Credential, index: number): ContainerAppRef {
-  const a = credential.consumers.containerApps[index];
-  return { subscription: a.subscription, resourceGroup: a.resourceGroup, app: a.app };
 }
 
 function parseKey(key: TargetKey): ['github' | 'container-app', number] {

@@ -25,6 +25,8 @@ export interface TargetResult {
   /** Where it went: `owner/repo:NAME`, `org:NAME`, or the container app's resource path. */
   target: string;
   outcome: 'succeeded' | 'failed' | 'skipped';
+  /** Container apps, once confirmed: the live version every active revision's replicas now run. */
+  version?: string;
   errorCode?: string;
   /** Our own message (target, status, service error text); kept in the status, not sent in events. */
   message?: string;

@@ -1,4 +1,4 @@
-import { ContainerAppsAPIClient, type ContainerAppsAPIClientOptionalParams, type Revision } from '@azure/arm-appcontainers';
+import { ContainerAppsAPIClient, type ContainerAppsAPIClientOptionalParams, type Revision, type Secret } from '@azure/arm-appcontainers';
 import type { TokenCredential } from '@azure/core-auth';
 import { isTransient, RotationError } from '../errors';
 
@@ -19,17 +19,42 @@ export interface RevisionStatus {
   trafficWeight: number;
 }
 
+/** An app secret as ARM shows it: a Key Vault reference, or a value ARM does not reveal on GET. */
+export interface AppSecretRef {
+  name: string;
+  keyVaultUrl?: string;
+  identity?: string;
+}
+
+/** A secret as written back: a reference, or a value secret returned unchanged. */
+export type WritableSecret = AppSecretRef & { value?: string };
+
+/** What the rotator needs of an app: its secrets and when it last changed. */
+export interface AppConfiguration {
+  location: string;
+  secrets: AppSecretRef[];
+  /** ARM's systemData.lastModifiedAt: replicas started before it may hold older secrets. */
+  lastModifiedAt?: Date;
+}
+
+export interface ReplicaStatus {
+  name: string;
+  createdTime?: Date;
+}
+
 export interface ContainerAppsOptions {
   /** Azure Resource Manager endpoint, e.g. https://management.azure.com. */
   endpoint: string;
   credential: TokenCredential;
   /** Extra client options (pipeline policies, retry timings); endpoint and scopes are always ours. */
   clientOptions?: ContainerAppsAPIClientOptionalParams;
+  /** How often the SDK polls an app update that ARM answers as long-running; default the SDK's. */
+  pollIntervalMs?: number;
 }
 
 /**
- * The only module that talks to ARM for Container Apps. It lists, reads and restarts
- * revisions: the operations of CONTAINER_APPS_ACTIONS, nothing that changes configuration.
+ * The only module that talks to ARM for Container Apps: the operations of
+ * CONTAINER_APPS_ACTIONS. The one write is the app's secrets array, which ARM replaces whole.
  */
 export class ContainerApps {
   private readonly clients = new Map<string, ContainerAppsAPIClient>();
@@ -64,6 +89,40 @@ export class ContainerApps {
     return this.call(stage, app, `reading revision ${revision}`, async (client) => statusOf(await client.containerAppsRevisions.getRevision(app.resourceGroup, app.app, revision)));
   }
 
+  /** The app's secrets as GET shows them: names and references, never values. */
+  async configuration(stage: string, app: ContainerAppRef): Promise<AppConfiguration> {
+    return this.call(stage, app, 'reading the app', async (client) => {
+      const found = await client.containerApps.get(app.resourceGroup, app.app);
+      return { location: found.location, secrets: (found.configuration?.secrets ?? []).map(secretRefOf), lastModifiedAt: found.systemData?.lastModifiedAt };
+    });
+  }
+
+  /**
+   * The value secrets the app keeps in ARM, for writing them back unchanged: ARM replaces the
+   * secrets array whole and GET never returns values. Only called when the app has some.
+   */
+  async valueSecrets(stage: string, app: ContainerAppRef): Promise<Map<string, string>> {
+    return this.call(stage, app, 'listing secrets', async (client) => {
+      const listed = await client.containerApps.listSecrets(app.resourceGroup, app.app);
+      return new Map(listed.value.flatMap((s) => (s.name && s.value !== undefined && !s.keyVaultUrl ? [[s.name, s.value] as const] : [])));
+    });
+  }
+
+  /** Replaces the app's secrets array; returns ARM's new lastModifiedAt. */
+  async replaceSecrets(stage: string, app: ContainerAppRef, location: string, secrets: WritableSecret[]): Promise<Date | undefined> {
+    return this.call(stage, app, 'updating secrets', async (client) => {
+      const updated = await client.containerApps.update(app.resourceGroup, app.app, { location, configuration: { secrets } }, { updateIntervalInMs: this.options.pollIntervalMs });
+      return updated.systemData?.lastModifiedAt;
+    });
+  }
+
+  async replicas(stage: string, app: ContainerAppRef, revision: string): Promise<ReplicaStatus[]> {
+    return this.call(stage, app, `listing replicas of revision ${revision}`, async (client) => {
+      const listed = await client.containerAppsRevisionReplicas.listReplicas(app.resourceGroup, app.app, revision);
+      return listed.value.map((r) => ({ name: r.name ?? '', createdTime: r.createdTime }));
+    });
+  }
+
   private async call<T>(stage: string, app: ContainerAppRef, what: string, work: (client: ContainerAppsAPIClient) => Promise<T>): Promise<T> {
     try {
       return await work(this.client(app.subscription));
@@ -93,6 +152,10 @@ export function appResourceId(app: ContainerAppRef): string {
 
 export function describeApp(app: ContainerAppRef): string {
   return `container app ${app.app} (resource group ${app.resourceGroup}, subscription ${app.subscription})`;
+}
+
+function secretRefOf(secret: Secret): AppSecretRef {
+  return { name: secret.name ?? '', keyVaultUrl: secret.keyVaultUrl, identity: secret.identity };
 }
 
 function statusOf(revision: Revision): RevisionStatus {

@@ -1,11 +1,43 @@
+import { randomBytes } from 'node:crypto';
+import { acceptSecrets, secretsJson, type AppSecret, type ReferencedVault, type ResolvedSecret, type SecretInput } from './container-apps-secrets';
+
 /**
  * The state of emulated Container Apps and how ARM renders it. Revision states are derived
  * from the clock on every read, so a test that drives the clock sees exact transitions
  * without timers.
  */
 
-/** How a revision ends up once it has (re)started. */
-export type RevisionOutcome = 'Healthy' | 'Unhealthy' | 'Failed';
+/**
+ * How a revision ends up once it has (re)started. `runningState` is an open enum in the spec
+ * (Microsoft.App `Revision.properties.runningState`, `x-ms-enum modelAsString`): the object
+ * form produces any pair ARM might report, including values outside the known list.
+ */
+export type RevisionOutcome = 'Healthy' | 'Unhealthy' | 'Failed' | 'ActivationFailed' | 'RunningAtMaxScale' | 'ScaledToZero' | 'Unknown' | { runningState: string; healthState: string };
+
+/** spec `EnvironmentVar`: a plain value or a reference to an app secret. */
+export interface EnvVar {
+  name: string;
+  value?: string;
+  secretRef?: string;
+}
+
+/**
+ * spec `Volume` with `storageType: Secret`, mounted at `mountPath`. Without `secrets`, every
+ * app secret is mounted (docs: manage-secrets, "Mounting secrets in a volume").
+ */
+export interface SecretVolume {
+  name: string;
+  mountPath: string;
+  secrets?: { secretRef: string; path?: string }[];
+}
+
+/** One replica, with what it was given at start: a test can ask which password it runs. */
+export interface ReplicaState {
+  name: string;
+  createdTime: number;
+  /** By app secret name. */
+  secrets: Record<string, ResolvedSecret & { via: ('env' | 'volume')[] }>;
+}
 /** The `runningState` ARM shows while replicas come up after a start or restart. */
 export type ActivatingState = 'Activating' | 'Processing';
 
@@ -24,6 +56,8 @@ export interface RevisionSpec {
   /** Overrides the emulator-wide activation time for this revision. */
   activationMs?: number;
   image?: string;
+  env?: EnvVar[];
+  secretVolumes?: SecretVolume[];
 }
 
 export interface ContainerAppSpec {
@@ -36,6 +70,8 @@ export interface ContainerAppSpec {
   activeRevisionsMode?: 'Single' | 'Multiple';
   /** In creation order: the last one is the latest revision. */
   revisions: RevisionSpec[];
+  /** `properties.configuration.secrets`: values or Key Vault references. */
+  secrets?: SecretInput[];
 }
 
 export interface RevisionState {
@@ -53,6 +89,10 @@ export interface RevisionState {
   activationMs: number;
   lastActiveTime?: number;
   image: string;
+  env: EnvVar[];
+  secretVolumes: SecretVolume[];
+  /** The replicas of the last (re)start. */
+  replicaSet: ReplicaState[];
 }
 
 export interface AppState {
@@ -62,11 +102,17 @@ export interface AppState {
   location: string;
   activeRevisionsMode: 'Single' | 'Multiple';
   revisions: RevisionState[];
+  secrets: AppSecret[];
+  createdAt: number;
+  lastModifiedAt: number;
+  /** Platform secret syncs already applied, counted from `createdAt`. */
+  syncs: number;
 }
 
 export interface ModelSettings {
   activationMs: number;
   activatingState: ActivatingState;
+  vaults: readonly ReferencedVault[];
 }
 
 /** What ARM reports for a revision at one instant. */
@@ -82,20 +128,26 @@ export interface RevisionView {
 
 export function newApp(spec: ContainerAppSpec, now: number, settings: ModelSettings): AppState {
   if (spec.revisions.length === 0) throw new Error(`container app ${spec.name} needs at least one revision`);
-  return {
+  const app: AppState = {
     subscriptionId: spec.subscriptionId,
     resourceGroup: spec.resourceGroup,
     name: spec.name,
     location: spec.location ?? 'West Europe',
     activeRevisionsMode: spec.activeRevisionsMode ?? 'Single',
-    revisions: spec.revisions.map((r) => newRevision(r, now, settings)),
+    revisions: [],
+    secrets: acceptSecrets(spec.secrets ?? [], settings.vaults, [], now),
+    createdAt: now,
+    lastModifiedAt: now,
+    syncs: 0,
   };
+  for (const r of spec.revisions) app.revisions.push(newRevision(app, r, now, settings));
+  return app;
 }
 
-export function newRevision(spec: RevisionSpec, now: number, settings: ModelSettings): RevisionState {
+export function newRevision(app: AppState, spec: RevisionSpec, now: number, settings: ModelSettings): RevisionState {
   const createdTime = spec.createdTime?.getTime() ?? now - 3600_000;
   const active = spec.active ?? true;
-  return {
+  const revision: RevisionState = {
     name: spec.name,
     active,
     trafficWeight: spec.trafficWeight,
@@ -107,21 +159,65 @@ export function newRevision(spec: RevisionSpec, now: number, settings: ModelSett
     activationMs: spec.activationMs ?? settings.activationMs,
     lastActiveTime: active ? undefined : createdTime,
     image: spec.image ?? 'mcr.microsoft.com/k8se/quickstart:latest',
+    env: spec.env ?? [],
+    secretVolumes: spec.secretVolumes ?? [],
+    replicaSet: [],
   };
+  const missing = secretsUsedBy(app, revision).filter((name) => !app.secrets.some((s) => s.name === name));
+  if (missing.length > 0) throw new Error(`revision ${spec.name} of ${app.name} references unknown secret(s) ${missing.join(', ')}`);
+  if (active) startReplicas(app, revision, createdTime);
+  return revision;
 }
 
-export function restartRevision(revision: RevisionState, now: number): void {
+export function restartRevision(app: AppState, revision: RevisionState, now: number): void {
   revision.startedAt = now;
   revision.restarted = true;
   if (revision.outcomeAfterRestart) {
     revision.outcome = revision.outcomeAfterRestart;
     revision.outcomeAfterRestart = undefined;
   }
+  startReplicas(app, revision, now);
+}
+
+/** App secrets a revision's container reads: `env[].secretRef` and its secret volumes. */
+export function secretsUsedBy(app: AppState, revision: RevisionState): string[] {
+  const names = new Set(revision.env.flatMap((e) => (e.secretRef ? [e.secretRef] : [])));
+  for (const volume of revision.secretVolumes) for (const name of volume.secrets?.map((s) => s.secretRef) ?? app.secrets.map((s) => s.name)) names.add(name);
+  return [...names];
+}
+
+export function usesInEnv(revision: RevisionState, secret: string): boolean {
+  return revision.env.some((e) => e.secretRef === secret);
+}
+
+/**
+ * New replicas take each secret as the platform holds it at that moment: a value, or the
+ * cached version of a reference (docs: manage-secrets, "Key Vault secret URI and secret
+ * rotation"). A volume file is written once at start: the docs do not say mounted files
+ * follow later changes, so the stricter model is that they do not.
+ */
+function startReplicas(app: AppState, revision: RevisionState, at: number): void {
+  const running = !['ScaledToZero', 'Failed', 'ActivationFailed'].includes(revision.outcome as string);
+  const count = running ? revision.replicas : 0;
+  revision.replicaSet = Array.from({ length: count }, () => ({ name: `${revision.name}-${randomBytes(4).toString('hex')}`, createdTime: at, secrets: snapshot(app, revision) }));
+}
+
+function snapshot(app: AppState, revision: RevisionState): ReplicaState['secrets'] {
+  const taken: ReplicaState['secrets'] = {};
+  for (const name of secretsUsedBy(app, revision)) {
+    const secret = app.secrets.find((s) => s.name === name);
+    if (!secret) continue;
+    const via: ('env' | 'volume')[] = [];
+    if (usesInEnv(revision, name)) via.push('env');
+    if (revision.secretVolumes.some((v) => !v.secrets || v.secrets.some((s) => s.secretRef === name))) via.push('volume');
+    taken[name] = { ...secret.resolved, via };
+  }
+  return taken;
 }
 
 /** When a (re)started revision becomes healthy, or undefined if it never will. */
 export function readyAt(revision: RevisionState): number | undefined {
-  return revision.outcome === 'Healthy' ? revision.startedAt + revision.activationMs : undefined;
+  return ['Healthy', 'RunningAtMaxScale', 'ScaledToZero'].includes(revision.outcome as string) ? revision.startedAt + revision.activationMs : undefined;
 }
 
 export function viewRevision(app: AppState, revision: RevisionState, now: number, settings: ModelSettings): RevisionView {
@@ -137,15 +233,26 @@ export function viewRevision(app: AppState, revision: RevisionState, now: number
 
 function settledView(revision: RevisionState, trafficWeight: number): RevisionView {
   const base = { active: true, trafficWeight, provisioningState: 'Provisioned' };
-  switch (revision.outcome) {
+  const outcome = revision.outcome;
+  if (typeof outcome === 'object') return { ...base, ...outcome, replicas: revision.replicaSet.length };
+  switch (outcome) {
     case 'Healthy':
       return { ...base, runningState: 'Running', healthState: 'Healthy', replicas: revision.replicas };
+    // Docs (revisions, "Running status"): at its maximum replica count the revision reports RunningAtMaxScale.
+    case 'RunningAtMaxScale':
+      return { ...base, runningState: 'RunningAtMaxScale', healthState: 'Healthy', replicas: revision.replicas };
+    // Scaled to zero: no replicas, so nothing to probe and health is None.
+    case 'ScaledToZero':
+      return { ...base, runningState: 'ScaledToZero', healthState: 'None', replicas: 0 };
     case 'Unhealthy':
       return { ...base, runningState: 'Degraded', healthState: 'Unhealthy', replicas: revision.replicas };
+    case 'Unknown':
+      return { ...base, runningState: 'Unknown', healthState: 'None', replicas: 0 };
     case 'Failed':
+    case 'ActivationFailed':
       return {
         ...base,
-        runningState: 'Failed',
+        runningState: outcome,
         healthState: 'Unhealthy',
         provisioningState: 'Failed',
         replicas: 0,
@@ -163,7 +270,7 @@ function trafficOf(app: AppState, revision: RevisionState): number {
 
 /** The latest revision that finished its first start without failing. */
 export function latestReadyRevision(app: AppState, now: number): RevisionState | undefined {
-  return [...app.revisions].reverse().find((r) => r.outcome !== 'Failed' && now - r.createdTime >= r.activationMs);
+  return [...app.revisions].reverse().find((r) => r.outcome !== 'Failed' && r.outcome !== 'ActivationFailed' && now - r.createdTime >= r.activationMs);
 }
 
 // ---- ARM JSON ------------------------------------------------------------------------------
@@ -209,16 +316,39 @@ export function appJson(app: AppState, now: number): unknown {
       latestRevisionName: latest.name,
       latestReadyRevisionName: latestReadyRevision(app, now)?.name ?? '',
       latestRevisionFqdn: `${latest.name}.${ENVIRONMENT_DOMAIN}`,
-      configuration: { activeRevisionsMode: app.activeRevisionsMode, maxInactiveRevisions: 100 },
+      configuration: { activeRevisionsMode: app.activeRevisionsMode, maxInactiveRevisions: 100, secrets: secretsJson(app.secrets, false) },
       template: templateJson(latest),
       outboundIpAddresses: ['20.0.0.1'],
+    },
+    // ARM's common `systemData`: lastModifiedAt moves with every write of the app.
+    systemData: {
+      createdAt: new Date(app.createdAt).toISOString(),
+      createdByType: 'User',
+      lastModifiedAt: new Date(app.lastModifiedAt).toISOString(),
+      lastModifiedByType: 'Application',
     },
   };
 }
 
 function templateJson(revision: RevisionState): unknown {
+  const volumeMounts = revision.secretVolumes.map((v) => ({ volumeName: v.name, mountPath: v.mountPath }));
   return {
-    containers: [{ name: 'main', image: revision.image, resources: { cpu: 0.5, memory: '1Gi' } }],
+    containers: [{ name: 'main', image: revision.image, resources: { cpu: 0.5, memory: '1Gi' }, ...(revision.env.length ? { env: revision.env } : {}), ...(volumeMounts.length ? { volumeMounts } : {}) }],
     scale: { minReplicas: revision.replicas, maxReplicas: Math.max(revision.replicas, 10) },
+    ...(revision.secretVolumes.length ? { volumes: revision.secretVolumes.map((v) => ({ name: v.name, storageType: 'Secret', ...(v.secrets ? { secrets: v.secrets } : {}) })) } : {}),
+  };
+}
+
+/** spec `Replica`: its creation time is when it started with the secrets it holds. */
+export function replicaJson(app: AppState, revision: RevisionState, replica: ReplicaState, running: boolean): unknown {
+  return {
+    id: `${appResourceId(app)}/revisions/${revision.name}/replicas/${replica.name}`,
+    name: replica.name,
+    type: 'Microsoft.App/containerApps/revisions/replicas',
+    properties: {
+      createdTime: new Date(replica.createdTime).toISOString(),
+      runningState: running ? 'Running' : 'NotRunning',
+      containers: [{ name: 'main', containerId: replica.name, ready: running, started: running, restartCount: 0, runningState: running ? 'Running' : 'Waiting' }],
+    },
   };
 }

@@ -6,8 +6,11 @@ import {
   newApp,
   newRevision,
   readyAt,
+  replicaJson,
   restartRevision,
   revisionJson,
+  secretsUsedBy,
+  usesInEnv,
   viewRevision,
   type ActivatingState,
   type AppState,
@@ -18,8 +21,10 @@ import {
   type RevisionState,
   type RevisionView,
 } from './container-apps-model';
+import { acceptSecrets, SecretError, secretsJson, syncReferences, type ReferencedVault, type ResolvedSecret } from './container-apps-secrets';
 
-export type { ActivatingState, ContainerAppSpec, RevisionOutcome, RevisionSpec, RevisionView } from './container-apps-model';
+export type { ActivatingState, ContainerAppSpec, EnvVar, RevisionOutcome, RevisionSpec, RevisionView, SecretVolume } from './container-apps-model';
+export type { ReferencedVault, SecretInput } from './container-apps-secrets';
 
 /** A caller ARM knows. `actions` are RBAC actions, with `*` as a trailing wildcard; default all. */
 export interface ArmPrincipal {
@@ -43,6 +48,28 @@ export interface ContainerAppsEmulatorOptions {
   activatingState?: ActivatingState;
   /** Revisions per list page before ARM hands out a `nextLink`; default 50. */
   pageSize?: number;
+  /** Vaults that Key Vault references resolve against. */
+  keyVaults?: ReferencedVault[];
+  /** The platform's refresh interval for versionless references; default 30 minutes (docs: manage-secrets). */
+  secretSyncMs?: number;
+}
+
+/** An app secret as a test or a drift check reads it: never through HTTP, so values stay out of ARM traffic. */
+export interface AppSecretView {
+  name: string;
+  kind: 'value' | 'key-vault';
+  keyVaultUrl?: string;
+  identity?: string;
+  /** References: the Key Vault version the platform holds now (new replicas start with it). */
+  version?: string;
+}
+
+/** A running replica of an active revision and the secrets it started with. */
+export interface ReplicaView {
+  revision: string;
+  name: string;
+  createdTime: Date;
+  secrets: Record<string, ResolvedSecret & { via: ('env' | 'volume')[] }>;
 }
 
 export interface RestartRecord {
@@ -53,6 +80,8 @@ export interface RestartRecord {
   at: Date;
   /** When the revision will be Running and Healthy again; undefined if it never will. */
   readyAt?: Date;
+  /** `client`: a restart request; `platform`: a secret sync restarting env-var users. */
+  by: 'client' | 'platform';
 }
 
 export type RestartListener = (restart: RestartRecord) => void | Promise<void>;
@@ -60,8 +89,22 @@ export type RestartListener = (restart: RestartRecord) => void | Promise<void>;
 const READ_APP = 'Microsoft.App/containerApps/read';
 const READ_REVISION = 'Microsoft.App/containerApps/revisions/read';
 const RESTART_REVISION = 'Microsoft.App/containerApps/revisions/restart/action';
+const WRITE_APP = 'Microsoft.App/containerApps/write';
+const LIST_SECRETS = 'Microsoft.App/containerApps/listSecrets/action';
+const READ_REPLICAS = 'Microsoft.App/containerApps/revisions/replicas/read';
 
-type Operation = 'getApp' | 'listRevisions' | 'getRevision' | 'restartRevision';
+type Operation = 'getApp' | 'updateApp' | 'replaceApp' | 'listSecrets' | 'listRevisions' | 'getRevision' | 'restartRevision' | 'listReplicas';
+
+const ACTIONS: Record<Operation, string> = {
+  getApp: READ_APP,
+  updateApp: WRITE_APP,
+  replaceApp: WRITE_APP,
+  listSecrets: LIST_SECRETS,
+  listRevisions: READ_REVISION,
+  getRevision: READ_REVISION,
+  restartRevision: RESTART_REVISION,
+  listReplicas: READ_REPLICAS,
+};
 
 interface Target {
   operation: Operation;
@@ -88,6 +131,7 @@ export class ContainerAppsEmulator extends LoopbackEmulator {
   private readonly clock: () => number;
   private readonly settings: ModelSettings;
   private readonly pageSize: number;
+  private readonly secretSyncMs: number;
   /** Errors thrown by restart listeners; the restart itself still succeeds, as on the platform. */
   readonly listenerErrors: unknown[] = [];
 
@@ -95,8 +139,9 @@ export class ContainerAppsEmulator extends LoopbackEmulator {
     super();
     this.clock = options.clock ?? Date.now;
     this.apiVersions = options.apiVersions ?? ['2026-01-01', '2026-07-01'];
-    this.settings = { activationMs: options.activationMs ?? 2000, activatingState: options.activatingState ?? 'Activating' };
+    this.settings = { activationMs: options.activationMs ?? 2000, activatingState: options.activatingState ?? 'Activating', vaults: options.keyVaults ?? [] };
     this.pageSize = options.pageSize ?? 50;
+    this.secretSyncMs = options.secretSyncMs ?? 30 * 60_000;
     for (const token of options.tokens) this.addPrincipal(typeof token === 'string' ? { token } : token);
     for (const app of options.apps ?? []) this.addApp(app);
   }
@@ -121,7 +166,7 @@ export class ContainerAppsEmulator extends LoopbackEmulator {
     const state = this.appNamed(app);
     const now = this.clock();
     if (state.activeRevisionsMode === 'Single') for (const r of state.revisions) deactivate(r, now);
-    state.revisions.push(newRevision({ createdTime: new Date(now), ...spec }, now, this.settings));
+    state.revisions.push(newRevision(state, { createdTime: new Date(now), ...spec }, now, this.settings));
   }
 
   /** How the revision will end up after its next restart (e.g. `Failed` for a bad secret). */
@@ -136,12 +181,28 @@ export class ContainerAppsEmulator extends LoopbackEmulator {
 
   // ---- inspection ----------------------------------------------------------------------
 
+  /** The app's `configuration.secrets` as the platform holds them, after any sync due by now. */
+  appSecrets(app: string): AppSecretView[] {
+    const state = this.appNamed(app);
+    this.sync(state);
+    return state.secrets.map((s) => ({ name: s.name, kind: s.keyVaultUrl ? 'key-vault' : 'value', keyVaultUrl: s.keyVaultUrl, identity: s.identity, version: s.resolved.version }));
+  }
+
+  /** Replicas of the app's active revisions (or of one revision) with the secrets each started with. */
+  replicas(app: string, revision?: string): ReplicaView[] {
+    const state = this.appNamed(app);
+    this.sync(state);
+    const revisions = state.revisions.filter((r) => r.active && (revision === undefined || same(r.name, revision)));
+    return revisions.flatMap((r) => r.replicaSet.map((x) => ({ revision: r.name, name: x.name, createdTime: new Date(x.createdTime), secrets: structuredClone(x.secrets) })));
+  }
+
   restarts(app?: string): RestartRecord[] {
     return this.restartLog.filter((r) => app === undefined || r.app.toLowerCase() === app.toLowerCase()).map((r) => ({ ...r }));
   }
 
   revisionView(app: string, revision: string): RevisionView {
     const state = this.appNamed(app);
+    this.sync(state);
     return viewRevision(state, this.revisionNamed(app, revision), this.clock(), this.settings);
   }
 
@@ -201,10 +262,18 @@ export class ContainerAppsEmulator extends LoopbackEmulator {
     const found = this.locate(target);
     if ('status' in found) return found;
     const { app, revision } = found;
+    this.sync(app);
     const now = this.clock();
     switch (target.operation) {
       case 'getApp':
         return json(200, appJson(app, now));
+      case 'updateApp':
+      case 'replaceApp':
+        return this.write(req, app, target.operation, now);
+      case 'listSecrets':
+        return json(200, { value: secretsJson(app.secrets, true) });
+      case 'listReplicas':
+        return this.listReplicas(app, revision!, now);
       case 'listRevisions':
         return this.listPage(req, app, now);
       case 'getRevision':
@@ -242,20 +311,80 @@ export class ContainerAppsEmulator extends LoopbackEmulator {
     if (!revision.active) {
       return json(400, armError('BadRequest', `Revision '${revision.name}' of container app '${app.name}' is not active and cannot be restarted.`));
     }
-    restartRevision(revision, now);
-    const ready = readyAt(revision);
-    const record: RestartRecord = {
-      subscriptionId: app.subscriptionId,
-      resourceGroup: app.resourceGroup,
-      app: app.name,
-      revision: revision.name,
-      at: new Date(now),
-      readyAt: ready === undefined ? undefined : new Date(ready),
-    };
-    this.restartLog.push(record);
-    await this.notify(record);
+    await this.notify(this.restartNow(app, revision, now, 'client'));
     // ARM answers a revision restart with a plain 200 and no body: it is not a long-running operation.
     return { status: 200 };
+  }
+
+  private restartNow(app: AppState, revision: RevisionState, at: number, by: RestartRecord['by']): RestartRecord {
+    restartRevision(app, revision, at);
+    const ready = readyAt(revision);
+    const record: RestartRecord = { subscriptionId: app.subscriptionId, resourceGroup: app.resourceGroup, app: app.name, revision: revision.name, at: new Date(at), readyAt: ready === undefined ? undefined : new Date(ready), by };
+    this.restartLog.push(record);
+    return record;
+  }
+
+  /**
+   * PATCH (`ContainerApps_Update`) and PUT (`ContainerApps_CreateOrUpdate`) of an existing app.
+   * Only `configuration.secrets` is emulated; it replaces the array as a whole. A secret
+   * change creates no revision and restarts nothing (docs: manage-secrets, "Adding,
+   * removing, or changing secrets doesn't generate new revisions"). The spec allows 200 for
+   * both; the emulator answers 200 with the app, so the SDK's poller ends at once.
+   */
+  private write(req: EmulatorRequest, app: AppState, operation: 'updateApp' | 'replaceApp', now: number): EmulatorResponse {
+    let body: { properties?: { configuration?: Record<string, unknown> } };
+    try {
+      body = JSON.parse(req.rawBody || 'null') ?? {};
+    } catch {
+      return json(400, armError('InvalidRequestContent', 'The request content was invalid and could not be deserialized.'));
+    }
+    const properties = body.properties ?? {};
+    const unsupported = ['template', 'managedEnvironmentId', 'environmentId'].filter((k) => (properties as Record<string, unknown>)[k] !== undefined);
+    const configuration = properties.configuration ?? {};
+    unsupported.push(...Object.keys(configuration).filter((k) => k !== 'secrets' && k !== 'activeRevisionsMode' && configuration[k] !== undefined));
+    if (configuration.activeRevisionsMode !== undefined && configuration.activeRevisionsMode !== app.activeRevisionsMode) unsupported.push('activeRevisionsMode');
+    if (unsupported.length > 0) return json(400, armError('UnsupportedByEmulator', `Changing ${unsupported.join(', ')} of a container app is not emulated; only configuration.secrets is.`));
+    // PATCH leaves an absent property alone; PUT replaces the resource, so absent secrets mean none.
+    const input = configuration.secrets ?? (operation === 'replaceApp' ? [] : undefined);
+    if (input !== undefined) {
+      try {
+        const secrets = acceptSecrets(input, this.settings.vaults, app.secrets, now);
+        const stillUsed = app.revisions.filter((r) => r.active).flatMap((r) => secretsUsedBy(app, r).filter((name) => !secrets.some((s) => s.name === name)).map((name) => `${name} (revision ${r.name})`));
+        // Docs (manage-secrets): deploy a revision that no longer references a secret before deleting it.
+        if (stillUsed.length > 0) return json(400, armError('ContainerAppSecretInUse', `Container app secret(s) ${stillUsed.join(', ')} are referenced by an active revision and cannot be removed.`));
+        app.secrets = secrets;
+      } catch (error) {
+        if (error instanceof SecretError) return json(400, armError(error.code, error.message));
+        throw error;
+      }
+    }
+    app.lastModifiedAt = now;
+    return json(200, appJson(app, now));
+  }
+
+  private listReplicas(app: AppState, revision: RevisionState, now: number): EmulatorResponse {
+    const view = viewRevision(app, revision, now, this.settings);
+    const running = view.runningState !== this.settings.activatingState;
+    const replicas = revision.active ? revision.replicaSet : [];
+    return json(200, { value: replicas.map((r) => replicaJson(app, revision, r, running)) });
+  }
+
+  /**
+   * The platform's refresh of versionless Key Vault references, applied lazily for every
+   * interval passed since the last one. Revisions that read a refreshed secret in an
+   * environment variable restart at the sync; volume-only users keep their value (docs:
+   * manage-secrets, "Key Vault secret URI and secret rotation": "Any active revisions that
+   * reference the secret in an environment variable are automatically restarted").
+   */
+  private sync(app: AppState): void {
+    const due = Math.floor((this.clock() - app.createdAt) / this.secretSyncMs);
+    if (due <= app.syncs) return;
+    app.syncs = due;
+    const at = app.createdAt + due * this.secretSyncMs;
+    const changed = syncReferences(app.secrets, this.settings.vaults, at);
+    for (const revision of app.revisions) {
+      if (revision.active && changed.some((name) => usesInEnv(revision, name))) this.restartNow(app, revision, at, 'platform');
+    }
   }
 
   private async notify(record: RestartRecord): Promise<void> {
@@ -297,8 +426,13 @@ function parseTarget(req: EmulatorRequest): Target | undefined {
   const base = { subscriptionId: s[1], resourceGroup: s[3], app: s[7] };
   if (!base.app) return undefined;
   const tail = s.slice(8);
-  if (req.method === 'GET' && tail.length === 0) return { ...base, operation: 'getApp' };
+  if (tail.length === 0) {
+    const operation = ({ GET: 'getApp', PATCH: 'updateApp', PUT: 'replaceApp' } as const)[req.method as 'GET' | 'PATCH' | 'PUT'];
+    return operation ? { ...base, operation } : undefined;
+  }
+  if (req.method === 'POST' && tail.length === 1 && tail[0].toLowerCase() === 'listsecrets') return { ...base, operation: 'listSecrets' };
   if (tail[0]?.toLowerCase() !== 'revisions') return undefined;
+  if (req.method === 'GET' && tail.length === 3 && tail[2].toLowerCase() === 'replicas') return { ...base, revision: tail[1], operation: 'listReplicas' };
   if (req.method === 'GET' && tail.length === 1) return { ...base, operation: 'listRevisions' };
   if (req.method === 'GET' && tail.length === 2) return { ...base, revision: tail[1], operation: 'getRevision' };
   if (req.method === 'POST' && tail.length === 3 && tail[2].toLowerCase() === 'restart') return { ...base, revision: tail[1], operation: 'restartRevision' };
@@ -314,8 +448,7 @@ function decodeSegments(path: string): string[] | undefined {
 }
 
 function actionOf(operation: Operation): string {
-  if (operation === 'getApp') return READ_APP;
-  return operation === 'restartRevision' ? RESTART_REVISION : READ_REVISION;
+  return ACTIONS[operation];
 }
 
 function grants(granted: string, action: string): boolean {
