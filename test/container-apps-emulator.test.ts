@@ -103,7 +103,7 @@ describe('restarting a revision', () => {
     stop();
 
     expect(arm.requests.at(-1)?.status).toBe(200);
-    expect(arm.restarts('orders-api')).toEqual([{ subscriptionId: SUB, resourceGroup: RG, app: 'orders-api', revision: 'orders-api--v3', at: new Date(now), readyAt: new Date(now + ACTIVATION_MS) }]);
+    expect(arm.restarts('orders-api')).toEqual([{ subscriptionId: SUB, resourceGroup: RG, app: 'orders-api', revision: 'orders-api--v3', at: new Date(now), readyAt: new Date(now + ACTIVATION_MS), by: 'client' }]);
     expect(heard).toEqual(arm.restarts('orders-api'));
 
     const during = await client.containerAppsRevisions.getRevision(RG, 'orders-api', 'orders-api--v3');

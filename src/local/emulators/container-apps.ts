@@ -196,7 +196,9 @@ export class ContainerAppsEmulator extends LoopbackEmulator {
     return revisions.flatMap((r) => r.replicaSet.map((x) => ({ revision: r.name, name: x.name, createdTime: new Date(x.createdTime), secrets: structuredClone(x.secrets) })));
   }
 
+  /** Every restart so far, the platform's included (syncs due by now are applied first). */
   restarts(app?: string): RestartRecord[] {
+    for (const state of this.apps.values()) this.sync(state);
     return this.restartLog.filter((r) => app === undefined || r.app.toLowerCase() === app.toLowerCase()).map((r) => ({ ...r }));
   }
 
