@@ -23,9 +23,11 @@ export interface StrategyUnderLoad {
   windowMs: number;
 }
 
+// The simulated clients read the live secret (and its role tag) from Key Vault when their app
+// restarts: the restart-only consumer mode.
 const SPECS: LocalCredentialSpec[] = [
-  { id: 'load-alt', role: 'loadalt', strategy: 'alternating-users', containerApps: [{ app: 'load-alt-app' }] },
-  { id: 'load-single', role: 'loadsingle', containerApps: [{ app: 'load-single-app' }] },
+  { id: 'load-alt', role: 'loadalt', strategy: 'alternating-users', containerApps: [{ app: 'load-alt-app', mode: 'restart-only' }] },
+  { id: 'load-single', role: 'loadsingle', containerApps: [{ app: 'load-single-app', mode: 'restart-only' }] },
 ];
 
 /**

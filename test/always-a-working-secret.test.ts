@@ -14,7 +14,13 @@ describe('invariant 2: at every instant some secret in Key Vault authenticates',
   beforeAll(async () => {
     h = await startHarness([
       { id: 'watched-db', role: 'watched_app', containerApps: [{ app: 'watched-api' }] },
-      { id: 'watched-alt-db', role: 'watchedalt', strategy: 'alternating-users', containerApps: [{ app: 'watched-alt-api' }] },
+      {
+        id: 'watched-alt-db',
+        role: 'watchedalt',
+        strategy: 'alternating-users',
+        derived: [{ secret: 'watched-alt-db-url', template: 'postgresql://{user}:{password}@{host}:{port}/{database}' }],
+        containerApps: [{ app: 'watched-alt-api' }],
+      },
     ]);
   });
   afterAll(() => h?.stop());

@@ -1,6 +1,6 @@
 import type { ContainerAppsAPIClient } from '@azure/arm-appcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ContainerAppsEmulator } from '../src/local/emulators/container-apps';
+import { ContainerAppsEmulator, type SecretInput } from '../src/local/emulators/container-apps';
 import { loopbackContainerAppsClient } from '../src/local/emulators/container-apps-client';
 import { KeyVaultEmulator } from '../src/local/emulators/key-vault';
 import { StaticTokenCredential } from '../src/local/loopback-clients';
@@ -162,7 +162,7 @@ describe('writing the secrets array', () => {
     ['a version Key Vault does not have', [{ name: 'db-password', keyVaultUrl: `/secrets/db-password/${'0'.repeat(32)}`, identity: IDENTITY }], 'ContainerAppSecretKeyVaultUrlInvalid'],
     ['an upper-case name', [{ name: 'DB', value: 'x' }, { name: 'db-password', value: 'x' }], 'ContainerAppSecretInvalidName'],
     ['no longer the secret an active revision reads', [{ name: 'other', value: 'x' }], 'ContainerAppSecretInUse'],
-  ])('when the secrets hold %s, then ARM answers 400 and changes nothing', async (_what, secrets, code) => {
+  ] as [string, SecretInput[], string][])('when the secrets hold %s, then ARM answers 400 and changes nothing', async (_what, secrets, code) => {
     // The table is built before the vault starts: its URLs are paths on the vault.
     const body = secrets.map((s) => ({ ...s, keyVaultUrl: s.keyVaultUrl && `${vault.url}${s.keyVaultUrl}` }));
     const before = arm.appSecrets('web');

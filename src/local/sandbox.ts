@@ -12,7 +12,7 @@ const BY_HTTP: LocalCredentialSpec = {
   role: 'reports_app',
   derived: [{ secret: 'reports-db-url', template: 'postgresql://{user}:{password}@{host}:{port}/{database}?sslmode=verify-full&sslrootcert=system' }],
   github: [{ repo: 'acme/reports', secret: 'DATABASE_URL', format: 'database-url' }],
-  containerApps: [{ app: 'reports-api' }],
+  containerApps: [{ app: 'reports-api', secrets: [{ name: 'db-password', keyVaultSecret: secretNameFor('reports-db') }] }],
 };
 
 /**
@@ -82,13 +82,14 @@ async function byHttp(env: LocalEnvironment, host: DurableHost): Promise<boolean
 function showConsumers(env: LocalEnvironment): boolean {
   const derived = env.vault.currentValue('reports-db-url');
   const pushed = env.github.secretValue({ repo: 'acme/reports', name: 'DATABASE_URL' });
-  const restarts = env.containerApps.restarts('reports-api');
-  const revision = env.containerApps.revisionView('reports-api', 'reports-api--r1');
+  const liveVersion = env.vault.versions(secretNameFor(BY_HTTP.id)).at(-1)!.version;
+  const replicas = env.containerApps.replicas('reports-api');
+  const running = [...new Set(replicas.map((r) => r.secrets['db-password']?.version))].join(', ');
   const carriesNewPassword = derived?.includes(encodeURIComponent(env.vault.currentValue(secretNameFor(BY_HTTP.id))!)) ?? false;
   console.log(`   Key Vault derived secret reports-db-url: a connection string for reports_app with the new password: ${carriesNewPassword}`);
   console.log(`   GitHub acme/reports DATABASE_URL, decrypted by the emulator, equals that connection string: ${pushed === derived}`);
-  console.log(`   Container App reports-api: revision ${restarts.map((r) => r.revision).join(', ')} restarted ${restarts.length} time(s), now ${revision?.runningState}/${revision?.healthState}`);
-  return pushed === derived && restarts.length > 0;
+  console.log(`   Container App reports-api: ${replicas.length} replica(s) running secret version ${running} (${running === liveVersion ? 'the live version' : `not the live version ${liveVersion}`})`);
+  return pushed === derived && replicas.length > 0 && running === liveVersion;
 }
 
 /** `npm start -- --serve`: the environment stays up for the dashboard until Ctrl-C (SIGINT) or SIGTERM, then everything stops. */
