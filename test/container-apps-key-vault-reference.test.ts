@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { secretNameFor } from '../src/local/environment';
+import { LOCAL_RESOURCE_GROUP, LOCAL_SUBSCRIPTION, secretNameFor } from '../src/local/environment';
 import type { RotationDeps } from '../src/rotation/deps';
 import { startHarness, type Harness } from './support/harness';
 
 const URL_TEMPLATE = 'postgresql://{user}:{password}@{host}:{port}/{database}';
+const REGISTRY_PASSWORD = 'registry-password-not-rotated-0123';
 
 /**
  * Apps that take the password through a Key Vault reference (an app secret with keyVaultUrl
@@ -30,6 +31,8 @@ describe('Container Apps with Key Vault references run the new value after confi
         derived: [{ secret: 'kv-alt-stuck-db-url', template: URL_TEMPLATE }],
         containerApps: [{ app: 'stuck-ok' }, { app: 'stuck-slow', revisions: [{ name: 'stuck-slow--r1', activationMs: 10 * 3_600_000 }] }],
       },
+      { id: 'kv-mixed-db', role: 'kvmixed', containerApps: [{ app: 'mixed' }] },
+      { id: 'kv-plain-db', role: 'kvplain', containerApps: [{ app: 'plain' }] },
       { id: 'kv-legacy-db', role: 'kvlegacy', containerApps: [{ app: 'legacy', mode: 'restart-only', secrets: [{ name: 'db-password', keyVaultSecret: secretNameFor('kv-legacy-db') }] }] },
     ]);
   });
@@ -106,6 +109,34 @@ describe('Container Apps with Key Vault references run the new value after confi
     expect(result.custom.stages.map((s) => s.stage)).not.toContain('retire');
     expect(await h.login(before.tags.role, before.value)).toBe('accepted');
     expect(await loginWithUrl(h.env.containerApps.replicas('stuck-slow')[0].secrets['database-url'].value)).toBe('accepted');
+  });
+
+  const ref = (app: string) => ({ subscription: LOCAL_SUBSCRIPTION, resourceGroup: LOCAL_RESOURCE_GROUP, app });
+
+  it('when the app also keeps a plain-value secret, then the reference moves and the value is written back unchanged', async () => {
+    const arm = h.env.deps.containerApps();
+    const [reference] = (await arm.configuration('test', ref('mixed'))).secrets;
+    await arm.replaceSecrets('test', ref('mixed'), 'West Europe', [reference, { name: 'registry-password', value: REGISTRY_PASSWORD }]);
+    const result = await h.rotate(h.newHost(), 'kv-mixed-db');
+    expect(result.custom.outcome).toBe('succeeded');
+    expect(h.env.containerApps.appSecrets('mixed').map((s) => [s.name, s.kind, s.version ?? null])).toEqual([
+      ['db-password', 'key-vault', live('kv-mixed-db').version],
+      ['registry-password', 'value', null],
+    ]);
+    const listed = await h.env.deps.containerApps().valueSecrets('test', ref('mixed'));
+    expect(listed.get('registry-password')).toBe(REGISTRY_PASSWORD);
+  });
+
+  it('when the mapped app secret holds a plain value, then that app fails naming the secret, nothing is written and nothing retired', async () => {
+    const arm = h.env.deps.containerApps();
+    await arm.replaceSecrets('test', ref('plain'), 'West Europe', [{ name: 'db-password', value: REGISTRY_PASSWORD }]);
+    const writes = h.env.containerApps.requests.filter((r) => r.method === 'PATCH').length;
+    const result = await h.rotate(h.newHost(), 'kv-plain-db');
+    expect(result.custom.outcome).toBe('degraded');
+    expect(result.custom.targets?.[0]).toMatchObject({ outcome: 'failed', errorCode: 'container-app-secret-not-reference' });
+    expect(result.custom.targets?.[0].message).toContain('secret db-password of container app plain');
+    expect(h.env.containerApps.requests.filter((r) => r.method === 'PATCH')).toHaveLength(writes);
+    expect(result.custom.stages.map((s) => s.stage)).not.toContain('retire');
   });
 
   it('when a Key Vault-referenced app is only restarted, then it keeps the old value until the platform sync 30 minutes on', async () => {

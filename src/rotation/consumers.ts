@@ -56,7 +56,7 @@ async function pushTo(deps: RotationDeps, credential: Credential, input: Propaga
     await deps.github().putSecret('propagate', { ...where, name: t.secret }, value);
     return { result: { kind: 'github', key: input.target, target: describeTarget(credential, input.target), outcome: 'succeeded' } };
   }
-  const { ticket } = await pushToContainerApp(deps, credential, index, input.liveVersion);
+  const ticket = await pushToContainerApp(deps, credential, index, input.liveVersion);
   return { result: { kind: 'container-app', key: input.target, target: describeApp(appRef(credential.consumers.containerApps[index])), outcome: 'succeeded' }, confirm: ticket };
 }
 

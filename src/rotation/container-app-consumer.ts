@@ -31,13 +31,13 @@ export interface AppConfirmation {
   drifted?: string;
 }
 
-export async function pushToContainerApp(deps: RotationDeps, credential: Credential, index: number, liveVersion: string): Promise<{ ticket: AppTicket; restarted: string[] }> {
+export async function pushToContainerApp(deps: RotationDeps, credential: Credential, index: number, liveVersion: string): Promise<AppTicket> {
   const target = credential.consumers.containerApps[index];
   const app = appRef(target);
   const since = target.mode === 'restart-only' ? await liveWrittenAt(deps, credential, liveVersion) : await pointSecrets(deps, credential, target, liveVersion);
   const revisions = await deps.containerApps().activeRevisions('propagate', app);
   for (const r of revisions) await deps.containerApps().restartRevision('propagate', app, r.name);
-  return { ticket: { since: since.toISOString(), liveVersion }, restarted: revisions.map((r) => r.name) };
+  return { since: since.toISOString(), liveVersion };
 }
 
 /** Reads the app once: where its secrets point, and every active revision's state and replicas. */

@@ -9,8 +9,10 @@ import { acceptSecrets, secretsJson, type AppSecret, type ReferencedVault, type 
 
 /**
  * How a revision ends up once it has (re)started. `runningState` is an open enum in the spec
- * (Microsoft.App `Revision.properties.runningState`, `x-ms-enum modelAsString`): the object
- * form produces any pair ARM might report, including values outside the known list.
+ * (Microsoft.App `Revision.properties.runningState`, `x-ms-enum modelAsString`, known values
+ * Running, Processing, Stopped, Degraded, Failed, Unknown); ARM also reports RunningAtMaxScale,
+ * Activating, ActivationFailed and ScaledToZero (docs: https://learn.microsoft.com/azure/container-apps/revisions,
+ * "Running status"). The object form produces any pair at all, as an open enum allows.
  */
 export type RevisionOutcome = 'Healthy' | 'Unhealthy' | 'Failed' | 'ActivationFailed' | 'RunningAtMaxScale' | 'ScaledToZero' | 'Unknown' | { runningState: string; healthState: string };
 
@@ -38,6 +40,7 @@ export interface ReplicaState {
   /** By app secret name. */
   secrets: Record<string, ResolvedSecret & { via: ('env' | 'volume')[] }>;
 }
+
 /** The `runningState` ARM shows while replicas come up after a start or restart. */
 export type ActivatingState = 'Activating' | 'Processing';
 
@@ -238,7 +241,7 @@ function settledView(revision: RevisionState, trafficWeight: number): RevisionVi
   switch (outcome) {
     case 'Healthy':
       return { ...base, runningState: 'Running', healthState: 'Healthy', replicas: revision.replicas };
-    // Docs (revisions, "Running status"): at its maximum replica count the revision reports RunningAtMaxScale.
+    // At its maximum replica count the revision reports RunningAtMaxScale (docs: revisions, "Running status").
     case 'RunningAtMaxScale':
       return { ...base, runningState: 'RunningAtMaxScale', healthState: 'Healthy', replicas: revision.replicas };
     // Scaled to zero: no replicas, so nothing to probe and health is None.

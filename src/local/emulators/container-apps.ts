@@ -174,6 +174,7 @@ export class ContainerAppsEmulator extends LoopbackEmulator {
     this.revisionNamed(app, revision).outcomeAfterRestart = outcome;
   }
 
+  /** Hears restart requests (`by: 'client'`); the platform's own sync restarts are only in `restarts()`. */
   onRestart(listener: RestartListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
