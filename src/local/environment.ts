@@ -241,7 +241,7 @@ function addContainerApps(containerApps: ContainerAppsEmulator, vault: KeyVaultE
     for (const m of mappings) {
       const derived = spec.derived?.find((d) => d.secret === m.keyVaultSecret);
       if (derived && vault.versions(derived.secret).length === 0) {
-        vault.seed(derived.secret, renderTemplate(derived.template, { user: liveLoginOf(spec), password, host: postgres.host, port: postgres.port, database: LOCAL_DATABASE }), { tags: { [TAG.credential]: spec.id } });
+        vault.seed(derived.secret, renderTemplate(derived.template, { user: liveLoginOf(spec), password, host: postgres.host, port: postgres.port, database: LOCAL_DATABASE, sslmode: 'verify-full' }), { tags: { [TAG.credential]: spec.id } });
       }
     }
     const identity = `/subscriptions/${LOCAL_SUBSCRIPTION}/resourceGroups/${LOCAL_RESOURCE_GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-${a.app}`;
