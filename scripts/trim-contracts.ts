@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, posix } from 'node:path';
+import { join, posix } from 'node:path';
 
 /**
  * Cuts the published API descriptions down to the operations the emulators serve and writes
@@ -254,9 +254,14 @@ function argument(name: string): string {
 }
 
 if (require.main === module) {
-  const dir = join(__dirname, '..', 'test', 'contracts');
+  // Azure's descriptions are read from a fetched snapshot, which developers may not commit:
+  // they go to the steering repository's shared/contracts/ (or --azure-out). GitHub's come
+  // from an npm package and are vendored in test/contracts/.
+  const github = join(__dirname, '..', 'test', 'contracts');
+  const azureOut = process.argv.includes('--azure-out') ? argument('--azure-out') : join(__dirname, '..', '..', 'shared', 'contracts');
   for (const contract of contracts(argument('--azure-specs'), argument('--github-description'))) {
-    writeFileSync(join(dir, contract.file), `${JSON.stringify(trim(contract), null, 2)}\n`);
-    console.log(`${join(dirname(dir), 'contracts', contract.file)}: ${contract.operations.length} operations from ${contract.origin.path}`);
+    const path = join(contract.file === 'github.json' ? github : azureOut, contract.file);
+    writeFileSync(path, `${JSON.stringify(trim(contract), null, 2)}\n`);
+    console.log(`${path}: ${contract.operations.length} operations from ${contract.origin.path}`);
   }
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Ajv from 'ajv';
 import type { ErrorObject } from 'ajv';
@@ -7,7 +7,22 @@ import type { Operation } from 'openapi-backend';
 import type { EmulatorContract, Exchange } from '../../src/local/emulators/loopback-emulator';
 import { BODY_DEVIATIONS, DEVIATIONS, PATH_DEVIATIONS, QUERY_DEVIATIONS, STATUS_DEVIATIONS, type Deviation } from './contract-deviations';
 
-const CONTRACTS = join(__dirname, '..', 'contracts');
+/**
+ * Where a description may live. GitHub's comes from an npm package and is vendored here;
+ * Azure's come from the Azure REST API specs repository, which this workplace lets no
+ * developer commit: they are read from the steering repository's `shared/contracts/`, laid
+ * beside every checkout and CI clone, once it holds them (test/contracts/README.md).
+ */
+const CONTRACT_DIRS = [join(__dirname, '..', 'contracts'), join(__dirname, '..', '..', '..', 'shared', 'contracts')];
+
+function contractPath(file: string): string | undefined {
+  return CONTRACT_DIRS.map((dir) => join(dir, file)).find((path) => existsSync(path));
+}
+
+/** The contract's specs that are present on this machine (see CONTRACT_DIRS). */
+export function availableSpecs(contract: EmulatorContract): string[] {
+  return 'none' in contract ? [] : contract.specs.filter((file) => contractPath(file) !== undefined);
+}
 
 interface Libraries {
   Ajv: typeof Ajv;
@@ -66,8 +81,7 @@ export class ContractValidator {
    * timing-sensitive tests. (Header validators are tiny and compile on first use.)
    */
   async prepare(contract: EmulatorContract): Promise<void> {
-    if ('none' in contract) return;
-    for (const file of contract.specs) {
+    for (const file of availableSpecs(contract)) {
       for (const spec of await this.load(file)) {
         for (const { operationId } of spec.api.getOperations()) {
           if (!operationId) continue;
@@ -95,14 +109,15 @@ export class ContractValidator {
 
   private async violations(exchange: Exchange): Promise<string[]> {
     const { contract, request, response } = exchange;
-    if ('none' in contract) return [];
-    const specs = (await Promise.all(contract.specs.map((file) => this.load(file)))).flat();
+    const files = availableSpecs(contract);
+    if (files.length === 0) return [];
+    const specs = (await Promise.all(files.map((file) => this.load(file)))).flat();
     const match = matchOperation(specs, request.method, request.path, exchange.operationId);
     const what = `${exchange.emulator} ${request.method} ${request.path} → ${response.status}`;
     if (!match) {
       // An unrouted URI answered with the service's not-found/not-allowed error is the emulator being strict.
       if ([400, 404, 405].includes(response.status)) return [];
-      return [`${what}: no operation in ${contract.specs.join(', ')} matches this request; vendor the operation (add it to scripts/trim-contracts.ts and re-run it) or route it elsewhere`];
+      return [`${what}: no operation in ${files.join(', ')} matches this request; vendor the operation (add it to scripts/trim-contracts.ts and re-run it) or route it elsewhere`];
     }
     const label = `${what} [${match.spec.file} ${match.operation.operationId}]`;
     const problems = [...this.requestProblems(match, exchange), ...this.responseProblems(match, exchange)];
@@ -175,7 +190,7 @@ export class ContractValidator {
 
 async function loadSpec(file: string): Promise<Spec[]> {
   const { OpenAPIBackend } = await loadLibraries();
-  const raw = JSON.parse(readFileSync(join(CONTRACTS, file), 'utf8')) as Json;
+  const raw = JSON.parse(readFileSync(contractPath(file) ?? file, 'utf8')) as Json;
   const caseInsensitive = raw.host === 'management.azure.com';
   const documents = raw.swagger ? await Promise.all(overloads(raw).map(toOpenApi3)) : [raw];
   return Promise.all(
