@@ -26,6 +26,7 @@ const STATES: { outcome: RevisionOutcome; activating?: boolean; runningState: st
   { outcome: 'Healthy', activating: true, runningState: 'Activating', healthState: 'None', verdict: 'waiting' },
   { outcome: { runningState: 'Processing', healthState: 'None' }, runningState: 'Processing', healthState: 'None', verdict: 'waiting' },
   { outcome: 'Unknown', runningState: 'Unknown', healthState: 'None', verdict: 'waiting' },
+  { outcome: { runningState: 'Hibernating', healthState: 'None' }, runningState: 'Hibernating', healthState: 'None', verdict: 'waiting' },
   { outcome: 'ActivationFailed', runningState: 'ActivationFailed', healthState: 'Unhealthy', verdict: 'failed' },
   { outcome: 'Failed', runningState: 'Failed', healthState: 'Unhealthy', verdict: 'failed' },
   { outcome: 'Unhealthy', runningState: 'Degraded', healthState: 'Unhealthy', verdict: 'failed' },

@@ -2,6 +2,7 @@ import type { DurableClient } from 'durable-functions';
 import type { Credential } from '../config/schema';
 import { instanceIdFor } from '../orchestrations/contract';
 import type { RotationDeps } from '../rotation/deps';
+import { lastHealth } from '../rotation/drift-health';
 import { nextDue } from '../rotation/schedule';
 import { TAG } from '../rotation/state';
 import type { RotationStatus, StageRecord, TargetResult } from '../rotation/status';
@@ -44,7 +45,7 @@ export async function fleetView(deps: RotationDeps, client: DurableClient): Prom
 }
 
 async function credentialView(deps: RotationDeps, client: DurableClient, c: Credential, now: Date): Promise<CredentialView> {
-  const [live, status] = await Promise.all([deps.vault(c.keyVault.url).latest('api', c.keyVault.secret), currentStatus(client, instanceIdFor(c.id))]);
+  const [live, status, health] = await Promise.all([deps.vault(c.keyVault.url).latest('api', c.keyVault.secret), currentStatus(client, instanceIdFor(c.id)), lastHealth(deps, c)]);
   const custom = status?.customStatus as RotationStatus | undefined;
   const last: LastRotation | null = status
     ? {
@@ -67,7 +68,7 @@ async function credentialView(deps: RotationDeps, client: DurableClient, c: Cred
     rotatedAt: live?.tags[TAG.rotatedAt] ?? live?.createdOn ?? null,
     expiresOn: live?.expiresOn ?? null,
     nextDue: nextDue(c, live, now)?.toISOString() ?? null,
-    health: null,
+    health: health.state ?? null,
     last,
   };
   return { ...view, attention: attentionOf(view, now) };

@@ -5,6 +5,7 @@ import { instanceIdFor } from '../orchestrations/contract';
 import { mapWithConcurrency } from '../rotation/concurrency';
 import type { RotationDeps } from '../rotation/deps';
 import { runDriftCheck, type DriftOutcome, type Rotations } from '../rotation/drift-run';
+import { recordDriftFindings } from '../telemetry/rotation-telemetry';
 import { currentStatus, isActive, startRotation } from './start-rotation';
 
 export const DRIFT_CHECK = 'driftCheck';
@@ -29,7 +30,10 @@ export function registerDriftCheck(getDeps: () => RotationDeps): void {
           return { credentialId: c.id, skipped: `failed: ${(error as Error).message}` } satisfies DriftOutcome;
         }
       });
-      outcomes.forEach((o) => logOutcome(context, o));
+      for (const o of outcomes) {
+        if (o.report) recordDriftFindings(o.credentialId, o.report.findings);
+        logOutcome(context, o);
+      }
       return outcomes;
     },
   });
