@@ -134,6 +134,8 @@ async function checkLogin(ctx: Context): Promise<void> {
     await deps.postgres(credential).probe('drift', liveRole, password, credential.postgres.probeQuery);
   } catch (error) {
     if (!(error instanceof RotationError)) throw error;
+    // 28000: the role may not log in at all (NOLOGIN); the role-state check names that cause, and a rotation would not mend it.
+    if (error.code === 'login-not-permitted') return;
     if (error.code === 'login-refused') {
       add(ctx.findings, 'live-login-refused', liveRole, `the live secret ${live.name} (version ${live.version}) does not log in as ${liveRole}: the role's password was changed outside Key Vault. Rotate (rotator rotate ${credential.id}, or repair: rotate) so the database gets a password Key Vault holds`);
     } else if (error.retryable) {
