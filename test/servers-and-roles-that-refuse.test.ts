@@ -1,18 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findCredential } from '../src/config/load';
-import { LOCAL_DATABASE, secretNameFor } from '../src/local/environment';
+import { secretNameFor } from '../src/local/environment';
+import { ADMIN_DATABASE } from '../src/targets/postgres';
 import { storedVerifier, startHarness, type Harness } from './support/harness';
 
-/** Each case: what the administrator did to the server or role, the code begin answers, and words its message must hold. */
+/** Each case (server settings go on the database the rotator's admin sessions use, where begin reads them): what the administrator did to the server or role, the code begin answers, and words its message must hold. */
 const CASES = [
-  { id: 'md5-server', role: 'md5_app', code: 'scram-not-accepted', cause: 'password_encryption = md5', setup: `ALTER DATABASE ${LOCAL_DATABASE} SET password_encryption = 'md5'`, undo: `ALTER DATABASE ${LOCAL_DATABASE} RESET password_encryption` },
+  { id: 'md5-server', role: 'md5_app', code: 'scram-not-accepted', cause: 'password_encryption = md5', setup: `ALTER DATABASE ${ADMIN_DATABASE} SET password_encryption = 'md5'`, undo: `ALTER DATABASE ${ADMIN_DATABASE} RESET password_encryption` },
   {
     id: 'azure-md5-only',
     role: 'azure_md5_app',
     code: 'scram-not-accepted',
     cause: 'azure.accepted_password_auth_method = md5',
-    setup: `ALTER DATABASE ${LOCAL_DATABASE} SET azure.accepted_password_auth_method = 'md5'`,
-    undo: `ALTER DATABASE ${LOCAL_DATABASE} RESET azure.accepted_password_auth_method`,
+    setup: `ALTER DATABASE ${ADMIN_DATABASE} SET azure.accepted_password_auth_method = 'md5'`,
+    undo: `ALTER DATABASE ${ADMIN_DATABASE} RESET azure.accepted_password_auth_method`,
   },
   { id: 'nologin-role', role: 'nologin_app', code: 'role-nologin', cause: 'role nologin_app is NOLOGIN', setup: 'ALTER ROLE nologin_app NOLOGIN' },
   { id: 'no-connections', role: 'no_connections_app', code: 'role-connection-limit', cause: 'role no_connections_app has CONNECTION LIMIT 0', setup: 'ALTER ROLE no_connections_app CONNECTION LIMIT 0' },
@@ -57,11 +58,11 @@ describe('servers and roles that refuse', () => {
   });
 
   it('when Azure accepts both md5 and SCRAM-SHA-256, then the rotation goes ahead', async () => {
-    await superuser(`ALTER DATABASE ${LOCAL_DATABASE} SET azure.accepted_password_auth_method = 'md5,scram-sha-256'`);
+    await superuser(`ALTER DATABASE ${ADMIN_DATABASE} SET azure.accepted_password_auth_method = 'md5,scram-sha-256'`);
     try {
       expect((await h.rotate(h.newHost(), 'azure-both')).custom.outcome).toBe('succeeded');
     } finally {
-      await superuser(`ALTER DATABASE ${LOCAL_DATABASE} RESET azure.accepted_password_auth_method`);
+      await superuser(`ALTER DATABASE ${ADMIN_DATABASE} RESET azure.accepted_password_auth_method`);
     }
   });
 

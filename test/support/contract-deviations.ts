@@ -18,6 +18,8 @@ export interface Deviation {
 /** A response status the operation does not list, answered with a schema of the same spec. */
 export interface StatusDeviation {
   spec: string;
+  /** Only these operations, when given; every operation of the spec otherwise. */
+  operations?: string[];
   statuses: number[];
   schema: string;
   description: string;
@@ -88,6 +90,14 @@ export const STATUS_DEVIATIONS: StatusDeviation[] = [
     schema: 'validation-error',
     description: 'writes answer 422 "Validation failed" (bad secret name, stale key_id, malformed sealed box, missing visibility) though the secret PUT operations list only 201 and 204',
     source: 'https://docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api and the validation-error schema of the same description',
+  },
+  {
+    spec: 'github.json',
+    operations: ['actions/list-selected-repos-for-org-secret'],
+    statuses: [409],
+    schema: 'basic-error',
+    description: 'listing the repositories of an organisation secret whose visibility is not selected answers 409, as the add and remove operations document; the list operation is silent, and the emulator takes the stricter reading',
+    source: 'https://docs.github.com/en/rest/actions/secrets#add-selected-repository-to-an-organization-secret ("Conflict when visibility type is not set to selected")',
   },
 ];
 

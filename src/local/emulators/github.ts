@@ -313,7 +313,7 @@ export class GitHubEmulator extends LoopbackEmulator {
     const perPage = Math.min(100, Math.max(1, Number(call.req.query.get('per_page') ?? 30) || 30));
     const page = Math.max(1, Number(call.req.query.get('page') ?? 1) || 1);
     const repos = (secret.selectedRepositoryIds ?? []).map((id) => [...this.repos.values()].find((r) => r.id === id)).filter((r): r is RepoState => r !== undefined);
-    const slice = repos.slice((page - 1) * perPage, page * perPage).map((r) => ({ id: r.id, name: r.fullName.split('/')[1], full_name: r.fullName }));
+    const slice = repos.slice((page - 1) * perPage, page * perPage).map((r) => minimalRepository(this.url, r));
     return json(200, { total_count: repos.length, repositories: slice });
   }
 
@@ -582,4 +582,34 @@ function invalid(message: string, doc: string): EmulatorResponse {
 /** How GitHub words a request body that fails its JSON schema. */
 function schemaError(detail: string): string {
   return `Invalid request.\n\n${detail}`;
+}
+
+/**
+ * A repository as GitHub lists it in a secret's selected repositories: the `minimal-repository`
+ * shape, every field the REST description requires, URLs on the emulator's own base
+ * (https://docs.github.com/en/rest/actions/secrets#list-selected-repositories-for-an-organization-secret).
+ */
+function minimalRepository(base: string, repo: RepoState): Record<string, unknown> {
+  const [login, name] = repo.fullName.split('/');
+  const api = `${base}/repos/${repo.fullName}`;
+  const urls = Object.fromEntries(
+    [
+      ['archive', '/{archive_format}{/ref}'], ['assignees', '/assignees{/user}'], ['blobs', '/git/blobs{/sha}'], ['branches', '/branches{/branch}'],
+      ['collaborators', '/collaborators{/collaborator}'], ['comments', '/comments{/number}'], ['commits', '/commits{/sha}'], ['compare', '/compare/{base}...{head}'],
+      ['contents', '/contents/{+path}'], ['contributors', '/contributors'], ['deployments', '/deployments'], ['downloads', '/downloads'], ['events', '/events'],
+      ['forks', '/forks'], ['git_commits', '/git/commits{/sha}'], ['git_refs', '/git/refs{/sha}'], ['git_tags', '/git/tags{/sha}'], ['hooks', '/hooks'],
+      ['issue_comment', '/issues/comments{/number}'], ['issue_events', '/issues/events{/number}'], ['issues', '/issues{/number}'], ['keys', '/keys{/key_id}'],
+      ['labels', '/labels{/name}'], ['languages', '/languages'], ['merges', '/merges'], ['milestones', '/milestones{/number}'],
+      ['notifications', '/notifications{?since,all,participating}'], ['pulls', '/pulls{/number}'], ['releases', '/releases{/id}'], ['stargazers', '/stargazers'],
+      ['statuses', '/statuses/{sha}'], ['subscribers', '/subscribers'], ['subscription', '/subscription'], ['tags', '/tags'], ['teams', '/teams'], ['trees', '/git/trees{/sha}'],
+    ].map(([key, path]) => [`${key}_url`, `${api}${path}`]),
+  );
+  const owner = {
+    login, id: repo.id, node_id: `O_${repo.id}`, avatar_url: `${base}/avatars/${login}`, gravatar_id: null, url: `${base}/users/${login}`, html_url: `https://github.com/${login}`,
+    followers_url: `${base}/users/${login}/followers`, following_url: `${base}/users/${login}/following{/other_user}`, gists_url: `${base}/users/${login}/gists{/gist_id}`,
+    starred_url: `${base}/users/${login}/starred{/owner}{/repo}`, subscriptions_url: `${base}/users/${login}/subscriptions`, organizations_url: `${base}/users/${login}/orgs`,
+    repos_url: `${base}/users/${login}/repos`, events_url: `${base}/users/${login}/events{/privacy}`, received_events_url: `${base}/users/${login}/received_events`,
+    type: 'Organization', site_admin: false,
+  };
+  return { id: repo.id, node_id: `R_${repo.id}`, name, full_name: repo.fullName, owner, private: true, html_url: `https://github.com/${repo.fullName}`, description: null, fork: false, url: api, ...urls };
 }
