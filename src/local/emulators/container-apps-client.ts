@@ -1,3 +1,7 @@
+// Sources: the v4 client takes `endpoint` and `credentials.scopes` and ignores v3's `baseUri`
+// (https://learn.microsoft.com/javascript/api/@azure/arm-appcontainers/containerappsapiclientoptionalparams);
+// ARM's token audience is https://management.azure.com/.default
+// (https://learn.microsoft.com/azure/azure-resource-manager/management/control-plane-and-data-plane).
 import { ContainerAppsAPIClient } from '@azure/arm-appcontainers';
 import type { TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';

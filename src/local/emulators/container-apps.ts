@@ -1,3 +1,10 @@
+// Sources for what this ARM emulator models: the Container Apps REST API
+// (https://learn.microsoft.com/rest/api/resource-manager/containerapps/container-apps and
+// .../container-apps-revisions, spec specification/app/resource-manager/Microsoft.App),
+// app secrets and Key Vault references (https://learn.microsoft.com/azure/container-apps/manage-secrets),
+// revision running and health states (https://learn.microsoft.com/azure/container-apps/revisions),
+// ARM error bodies and bearer challenges (https://learn.microsoft.com/azure/azure-resource-manager/management/common-deployment-errors,
+// https://github.com/cloud-and-ai-microsoft/resource-provider-contract, "Error response content").
 import { randomUUID } from 'node:crypto';
 import { permissionsResponse, permissionsScope } from './arm-permissions';
 import { LoopbackEmulator, json, type EmulatorRequest, type EmulatorResponse, type Fault } from './loopback-emulator';

@@ -1,3 +1,8 @@
+// Sources: publishing to a custom topic (https://learn.microsoft.com/rest/api/eventgrid/dataplane/publish-cloud-events,
+// .../publish-events), `aeg-sas-key` and SAS-token auth (https://learn.microsoft.com/azure/event-grid/authenticate-with-access-keys-shared-access-signatures),
+// Entra tokens for https://eventgrid.azure.net (https://learn.microsoft.com/azure/event-grid/authenticate-with-microsoft-entra-id),
+// the 1 MB batch and 1 MB event limits (https://learn.microsoft.com/azure/event-grid/quotas-limits),
+// CloudEvents 1.0 required attributes (https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md).
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { LoopbackEmulator, type EmulatorRequest, type EmulatorResponse } from './loopback-emulator';
 

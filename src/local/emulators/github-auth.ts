@@ -1,3 +1,7 @@
+// Sources: GitHub App JWTs (RS256, iat/exp at most 10 minutes, iss = app id;
+// https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-json-web-token-jwt-for-a-github-app),
+// installation access tokens (https://docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app),
+// fine-grained token permission "Secrets" read/write (https://docs.github.com/en/rest/authentication/permissions-required-for-fine-grained-personal-access-tokens).
 import { createPublicKey, createVerify, randomBytes, type KeyObject } from 'node:crypto';
 
 /** What a token may do with Actions secrets; `write` implies `read`. */

@@ -1,3 +1,6 @@
+// Sources: Key Vault REST error codes and bodies (https://learn.microsoft.com/azure/key-vault/general/rest-error-codes),
+// access-policy and RBAC refusals (https://learn.microsoft.com/azure/key-vault/general/rbac-guide),
+// soft-delete conflicts (https://learn.microsoft.com/azure/key-vault/general/soft-delete-overview).
 /**
  * Key Vault's error responses: status, code, message (and inner code) as the service sends
  * them, so callers' error handling meets the real shapes.

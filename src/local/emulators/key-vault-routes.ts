@@ -1,3 +1,6 @@
+// Sources: the secret operations' paths and methods (https://learn.microsoft.com/rest/api/keyvault/secrets,
+// spec specification/keyvault/data-plane/Microsoft.KeyVault secrets.json); `GET /secrets/{name}/` (empty
+// version) is the latest version, as SecretClient sends it.
 import type { EmulatorRequest } from './loopback-emulator';
 import { VaultError, vaultErrors } from './key-vault-errors';
 

@@ -1,3 +1,6 @@
+// Sources: versions, attributes (enabled, nbf, exp, created/updated in Unix seconds) and tags
+// (https://learn.microsoft.com/azure/key-vault/secrets/about-secrets, limits in https://learn.microsoft.com/azure/key-vault/general/service-limits),
+// soft delete and recovery (https://learn.microsoft.com/azure/key-vault/general/soft-delete-overview).
 import { randomBytes } from 'node:crypto';
 import { VaultError, vaultErrors } from './key-vault-errors';
 

@@ -1,3 +1,6 @@
+// Sources: the SecretBundle, SecretItem and DeletedSecretBundle shapes and paging with `maxresults`
+// and an absolute `nextLink` (https://learn.microsoft.com/rest/api/keyvault/secrets/get-secret/get-secret,
+// .../get-secret-versions/get-secret-versions).
 import { vaultErrors } from './key-vault-errors';
 import type { SecretPatch, SecretRecord, SecretWrite, StoredVersion } from './key-vault-store';
 

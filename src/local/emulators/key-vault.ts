@@ -1,3 +1,7 @@
+// Sources: challenge authentication, first request without a token and an empty body, answered 401
+// with `WWW-Authenticate: Bearer authorization=…, resource=…` (https://learn.microsoft.com/azure/key-vault/general/authentication-requests-and-responses),
+// service throttling with 429 and Retry-After (https://learn.microsoft.com/azure/key-vault/general/overview-throttling),
+// the secret operations (https://learn.microsoft.com/rest/api/keyvault/secrets).
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { loopbackCertificate } from '../tls';
 import { LoopbackEmulator, type EmulatorRequest, type EmulatorResponse } from './loopback-emulator';

@@ -1,3 +1,7 @@
+// Sources for the fault shapes every emulator can inject: 429/503 with Retry-After as Azure
+// services send them (https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling),
+// and what the Azure SDK pipeline retries (408, 5xx, connection resets;
+// https://learn.microsoft.com/javascript/api/@azure/core-rest-pipeline/exponentialretrypolicyoptions).
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
