@@ -14,9 +14,9 @@ export const ROTATION_API = { rotate: 'rotationApiRotate', propagate: 'rotationA
 
 export type Handler = (deps: RotationDeps, client: DurableClient, request: HttpRequest) => Promise<HttpResponseInit>;
 
-/** POST credentials/{id}/rotate and /propagate, GET credentials, GET credentials/{id}/rotation; function key, and an app role when configured. */
-export function registerRotationApi(getDeps: () => RotationDeps): void {
-  const register = (name: string, method: 'GET' | 'POST', route: string, handler: Handler) =>
+/** Registers an API route behind the function key, the app-role check and the durable client input. */
+export function guardedRoute(getDeps: () => RotationDeps) {
+  return (name: string, method: 'GET' | 'POST', route: string, handler: Handler) =>
     app.http(name, {
       methods: [method],
       route,
@@ -24,6 +24,11 @@ export function registerRotationApi(getDeps: () => RotationDeps): void {
       extraInputs: [df.input.durableClient()],
       handler: (request: HttpRequest, context: InvocationContext) => guarded(getDeps(), request, context, handler),
     });
+}
+
+/** POST credentials/{id}/rotate and /propagate, GET credentials, GET credentials/{id}/rotation; function key, and an app role when configured. */
+export function registerRotationApi(getDeps: () => RotationDeps): void {
+  const register = guardedRoute(getDeps);
   register(ROTATION_API.rotate, 'POST', 'credentials/{id}/rotate', rotate);
   register(ROTATION_API.propagate, 'POST', 'credentials/{id}/propagate', propagate);
   register(ROTATION_API.list, 'GET', 'credentials', list);
@@ -179,7 +184,7 @@ const rotationOf: Handler = async (deps, client, request) => {
 const MAX_ECHOED_ID = 128;
 
 /** A long id is not echoed: the caller chose it, and it would go into every log of the 404. */
-function unknownCredential(id: string): HttpResponseInit {
+export function unknownCredential(id: string): HttpResponseInit {
   const named = id.length <= MAX_ECHOED_ID ? `"${id}"` : `of ${id.length} characters`;
   return problem(404, 'unknown-credential', `no credential with id ${named} is configured`);
 }
