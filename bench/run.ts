@@ -1,7 +1,9 @@
+import { coldStartBench } from './cold-start';
 import { rotationBench } from './rotation';
 import { zeroDowntimeBench } from './zero-downtime';
 
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
+  'cold-start': coldStartBench,
   rotation: rotationBench,
   'zero-downtime': zeroDowntimeBench,
 };

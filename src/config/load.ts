@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { RotationError } from '../errors';
 import { BUILTIN_FORMATS, validateTemplate } from '../rotation/templates';
@@ -18,7 +17,8 @@ export function loadConfig(source: string | undefined): RotationConfig {
   const isYaml = !source.trim().startsWith('{') && ['.yaml', '.yml'].includes(extname(source).toLowerCase());
   let raw: unknown;
   try {
-    raw = isYaml ? parseYaml(text, { uniqueKeys: true }) : JSON.parse(text);
+    // Required when a YAML file is read, so importing the app does not load the parser.
+    raw = isYaml ? (require('yaml') as typeof import('yaml')).parse(text, { uniqueKeys: true }) : JSON.parse(text);
   } catch (error) {
     throw configError(`the configuration is not valid ${isYaml ? 'YAML' : 'JSON'}: ${(error as Error).message}`);
   }

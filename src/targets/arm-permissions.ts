@@ -1,4 +1,4 @@
-import { AuthorizationManagementClient, type AuthorizationManagementClientOptionalParams, type Permission } from '@azure/arm-authorization';
+import type { AuthorizationManagementClient, AuthorizationManagementClientOptionalParams, Permission } from '@azure/arm-authorization';
 import type { TokenCredential } from '@azure/core-auth';
 import { classifyArmError } from './container-apps';
 
@@ -47,6 +47,8 @@ export class ArmPermissions {
   private client(subscription: string): AuthorizationManagementClient {
     let client = this.clients.get(subscription);
     if (!client) {
+      // Required on first use, so a cold start does not load the SDK.
+      const { AuthorizationManagementClient } = require('@azure/arm-authorization') as typeof import('@azure/arm-authorization');
       client = new AuthorizationManagementClient(this.options.credential, subscription, { ...this.options.clientOptions, endpoint: this.endpoint, credentialScopes: [`${this.endpoint}/.default`] });
       this.clients.set(subscription, client);
     }

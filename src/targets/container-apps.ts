@@ -1,4 +1,4 @@
-import { ContainerAppsAPIClient, type ContainerAppsAPIClientOptionalParams, type Revision, type Secret } from '@azure/arm-appcontainers';
+import type { ContainerAppsAPIClient, ContainerAppsAPIClientOptionalParams, Revision, Secret } from '@azure/arm-appcontainers';
 import type { TokenCredential } from '@azure/core-auth';
 import { isTransient, RotationError } from '../errors';
 
@@ -134,7 +134,9 @@ export class ContainerApps {
   private client(subscription: string): ContainerAppsAPIClient {
     let client = this.clients.get(subscription);
     if (!client) {
-      // v4 reads `endpoint` and `credentials.scopes`; the v3 names would be ignored silently.
+      // Required on first use, so a cold start does not load the SDK. v4 reads `endpoint` and
+      // `credentials.scopes`; the v3 names would be ignored silently.
+      const { ContainerAppsAPIClient } = require('@azure/arm-appcontainers') as typeof import('@azure/arm-appcontainers');
       client = new ContainerAppsAPIClient(this.options.credential, subscription, {
         ...this.options.clientOptions,
         endpoint: this.endpoint,

@@ -1,5 +1,5 @@
-import { AzureKeyCredential, type KeyCredential, type TokenCredential } from '@azure/core-auth';
-import { EventGridPublisherClient, type EventGridPublisherClientOptions, type SendCloudEventInput } from '@azure/eventgrid';
+import type { KeyCredential, TokenCredential } from '@azure/core-auth';
+import type { EventGridPublisherClient, EventGridPublisherClientOptions, SendCloudEventInput } from '@azure/eventgrid';
 import { isTransient, RotationError } from '../errors';
 
 /**
@@ -27,6 +27,7 @@ export interface LifecycleEventsOptions {
 /** The only module that talks to Event Grid: publishes lifecycle events in the CloudEvents 1.0 schema. */
 /** With a topic key when one is given, else with the service identity. */
 export function lifecycleEvents(endpoint: string, key: string | undefined, identity: TokenCredential, clientOptions?: EventGridPublisherClientOptions): LifecycleEvents {
+  const { AzureKeyCredential } = require('@azure/core-auth') as typeof import('@azure/core-auth');
   return new LifecycleEvents({ endpoint, credential: key ? new AzureKeyCredential(key) : identity, clientOptions });
 }
 
@@ -39,6 +40,8 @@ export class LifecycleEvents {
     // A topic key travels in a header: never over plain HTTP.
     if (url.protocol !== 'https:') throw new RotationError({ code: 'invalid-config', stage: 'config', message: `the Event Grid endpoint must be an https:// URL, not ${url.protocol}//${url.host}` });
     this.host = url.host;
+    // Required here, not imported: a cold start that publishes nothing does not load the SDK.
+    const { EventGridPublisherClient } = require('@azure/eventgrid') as typeof import('@azure/eventgrid');
     this.client = new EventGridPublisherClient(options.endpoint, 'CloudEvent', options.credential, options.clientOptions);
   }
 

@@ -1,13 +1,20 @@
 import { createSign } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Octokit } from '@octokit/rest';
-import * as sodiumModule from 'libsodium-wrappers';
+import type { Octokit } from '@octokit/rest';
+import type * as SodiumModule from 'libsodium-wrappers';
 import { isTransient, RotationError } from '../errors';
 import { holdSecret } from '../held-secrets';
 
-type Sodium = typeof sodiumModule;
-/** The ESM build (what vitest loads) hangs the functions on `default`; the CommonJS build exports them directly. */
-const sodium: Sodium = (sodiumModule as unknown as { default?: Sodium }).default ?? sodiumModule;
+type Sodium = typeof SodiumModule;
+
+/**
+ * Required on first use, so a cold start does not load libsodium. An ESM build would hang the
+ * functions on `default`; the CommonJS build, which `require` loads, exports them directly.
+ */
+function sodiumLibrary(): Sodium {
+  const loaded = require('libsodium-wrappers') as Sodium & { default?: Sodium };
+  return loaded.default ?? loaded;
+}
 
 export type GitHubAuth =
   | { kind: 'token'; token: () => Promise<string> }
@@ -79,6 +86,8 @@ export class GitHubSecrets {
   private exchanging?: Promise<InstallationToken>;
 
   constructor(private readonly options: GitHubSecretsOptions) {
+    // Required on first use, so a cold start does not load Octokit.
+    const { Octokit } = require('@octokit/rest') as typeof import('@octokit/rest');
     this.octokit = new Octokit({ baseUrl: options.apiUrl.replace(/\/+$/, ''), userAgent: USER_AGENT, log: SILENT, request: options.fetch ? { fetch: options.fetch } : {} });
     this.maxWaitMs = options.maxWaitMs ?? 60_000;
     this.timeoutMs = options.timeoutMs ?? 30_000;
@@ -240,6 +249,7 @@ function splitRepo(fullName: string): { owner: string; repo: string } {
 
 /** A libsodium sealed box in standard Base64, which is what GitHub decodes. */
 async function seal(value: string, publicKey: string): Promise<string> {
+  const sodium = sodiumLibrary();
   await sodium.ready;
   const box = sodium.crypto_box_seal(sodium.from_string(value), sodium.from_base64(publicKey, sodium.base64_variants.ORIGINAL));
   return sodium.to_base64(box, sodium.base64_variants.ORIGINAL);

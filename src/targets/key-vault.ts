@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/core-auth';
-import { SecretClient, type SecretClientOptions, type SecretProperties } from '@azure/keyvault-secrets';
+import type { SecretClient, SecretClientOptions, SecretProperties } from '@azure/keyvault-secrets';
 import { isTransient, RotationError } from '../errors';
 import { holdSecret } from '../held-secrets';
 
@@ -21,7 +21,8 @@ export interface WriteOptions {
 }
 
 export function createKeyVaultSecrets(url: string, credential: TokenCredential, options: SecretClientOptions = {}, pollIntervalMs?: number): KeyVaultSecrets {
-  return new KeyVaultSecrets(new SecretClient(url, credential, options), pollIntervalMs);
+  // Required on first use, so a cold start does not load the SDK.
+  return new KeyVaultSecrets(new (require('@azure/keyvault-secrets') as typeof import('@azure/keyvault-secrets')).SecretClient(url, credential, options), pollIntervalMs);
 }
 
 /** The only module that talks to Key Vault. One instance per vault. */

@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/core-auth';
-import { Client, DatabaseError, type ClientConfig } from 'pg';
+import type { Client, ClientConfig, DatabaseError } from 'pg';
 import { isTransient, RotationError } from '../errors';
 import { holdSecret } from '../held-secrets';
 
@@ -204,7 +204,8 @@ export async function withSession<T>(
   what: string,
   work: (client: Client) => Promise<T>,
 ): Promise<T> {
-  const client = new Client({
+  // Required on first use, so a cold start does not load the driver.
+  const client = new (require('pg') as typeof import('pg')).Client({
     host: endpoint.host,
     port: endpoint.port,
     database: login.database ?? endpoint.database,
@@ -250,7 +251,7 @@ function serverText(code: string, error: DatabaseError): string {
 /** Server messages name roles, never passwords; the statement text is not copied. */
 export function classifyPostgresError(stage: string, what: string, error: unknown): RotationError {
   if (error instanceof RotationError) return error;
-  if (error instanceof DatabaseError) {
+  if (error instanceof (require('pg') as typeof import('pg')).DatabaseError) {
     const code = error.code ?? 'unknown';
     const transient = /^(08|53|57P|40001|40P01)/.test(code);
     return new RotationError({
