@@ -137,6 +137,7 @@ describe('the drift check finds what drifted from Key Vault', () => {
 
   it('when every test above has run, then each finding code was produced', () => {
     const covered = new Set(['live-login-refused', 'probe-failed', 'role-missing', 'role-nologin', 'role-expired', 'role-connection-limit', 'idle-login-active', 'derived-stale', 'github-stale', 'github-missing', 'no-expiry', 'expiry-near', 'expired', 'pending-abandoned', 'no-live-secret', 'check-failed']);
-    expect(Object.keys(FINDINGS).filter((c) => !covered.has(c))).toEqual([]);
+    // The Container Apps codes have their own file and coverage check: test/drift-container-apps.test.ts.
+    expect(Object.keys(FINDINGS).filter((c) => !covered.has(c) && !c.startsWith('container-app-'))).toEqual([]);
   });
 });

@@ -43,6 +43,8 @@ beforeAll(async () => {
     { id: 'heal-propagate', role: 'heal_propagate_app', derived: [{ secret: 'heal-url', template: URL_TEMPLATE }], github: [{ repo: 'acme/heal', secret: 'DATABASE_URL', format: 'heal-url' }], overrides: { repair: 'propagate' } },
     { id: 'hands-off', role: 'hands_off_app' },
     { id: 'propagate-only', role: 'propagate_only_app', overrides: { repair: 'propagate' } },
+    // As users set an app up: a versionless reference, replicas older than the live version.
+    { id: 'heal-app', role: 'heal_app_app', containerApps: [{ app: 'heal-api' }], overrides: { repair: 'propagate' } },
   ]);
   host = h.newHost();
   // The propagate credential's GitHub secret predates its live version by more than GitHub's one-second precision.
@@ -86,6 +88,21 @@ describe('the drift check repairs only what the credential allows', () => {
     expect(derived).toContain(encodeURIComponent(password));
     expect(h.env.github.secretValue({ repo: 'acme/heal', name: 'DATABASE_URL' })).toBe(derived);
     expect((await driftCheck())['heal-propagate'].report?.health).toBe('healthy');
+  });
+
+  it('when a Container App references no version and runs old replicas and repair is propagate, then the propagation points it at the live version and restarts it, with no new password', async () => {
+    const password = h.liveValue('heal-app');
+    const live = h.env.vault.versions(secretNameFor('heal-app')).at(-1)!.version;
+    const outcome = first['heal-app'];
+    expect(outcome.report?.findings.map((f) => f.code).sort()).toEqual(['container-app-reference-stale', 'container-app-replicas-stale']);
+    expect(outcome.plan).toMatchObject({ kind: 'propagate', targets: ['container-app:0'], derived: [] });
+    expect(outcome.repaired).toEqual(['propagation to container-app:0 started']);
+    const done = await host.waitForCompletion('rotate-heal-app', { timeoutMs: 60_000 });
+    expect((done.customStatus as { outcome: string }).outcome).toBe('succeeded');
+    expect(h.liveValue('heal-app')).toBe(password);
+    expect(h.env.containerApps.appSecrets('heal-api')).toEqual([expect.objectContaining({ name: 'db-password', keyVaultUrl: `${h.env.vault.url}/secrets/${secretNameFor('heal-app')}/${live}` })]);
+    expect(h.env.containerApps.replicas('heal-api').map((r) => r.secrets['db-password'].version)).toEqual([live]);
+    expect((await driftCheck())['heal-app'].report?.health).toBe('healthy');
   });
 
   it('when repair is propagate and the login is broken, then nothing is started: a rotation is not allowed', async () => {

@@ -132,6 +132,25 @@ async function liveWrittenAt(deps: RotationDeps, credential: Credential, liveVer
   return live?.version === liveVersion && live.createdOn ? new Date(live.createdOn) : deps.now();
 }
 
+/** A Key Vault secret URL, compared as Key Vault compares it: vault, name and version are case-insensitive. */
+export interface SecretReference {
+  vault: string;
+  name: string;
+  version?: string;
+}
+
+export function parseSecretReference(url: string): SecretReference | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const match = /^\/secrets\/([^/]+)(?:\/([^/]+))?\/?$/.exec(parsed.pathname);
+  if (!match) return undefined;
+  return { vault: parsed.origin.toLowerCase(), name: match[1].toLowerCase(), ...(match[2] ? { version: match[2].toLowerCase() } : {}) };
+}
+
 export function appRef(target: AppTarget): ContainerAppRef {
   return { subscription: target.subscription, resourceGroup: target.resourceGroup, app: target.app };
 }

@@ -29,7 +29,10 @@ export function planRepair(credential: Credential, report: HealthReport): Repair
     if (credential.repair === 'rotate') return { kind: 'rotate', reason: rotate.map((f) => f.code).join(', ') };
     return { kind: 'none', reason: `${rotate.map((f) => f.code).join(', ')} needs a rotation, and repair is propagate` };
   }
-  const stale = wanted.filter((f) => f.target !== undefined);
+  // A consumer that also has a finding a propagation cannot mend (an app secret that is no Key Vault reference) would fail it: left to the operator.
+  const blocked = new Set(report.findings.filter((f) => FINDINGS[f.code].repair === 'none' && f.target !== undefined).map((f) => f.target!));
+  const stale = wanted.filter((f) => f.target !== undefined && !blocked.has(f.target));
+  if (stale.length === 0) return { kind: 'none', reason: `${wanted.map((f) => f.code).join(', ')} cannot be propagated while ${[...blocked].join(', ')} needs the operator first` };
   return {
     kind: 'propagate',
     reason: stale.map((f) => f.code).join(', '),

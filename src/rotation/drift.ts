@@ -3,6 +3,7 @@ import { RotationError } from '../errors';
 import type { SecretVersionInfo } from '../targets/key-vault';
 import type { RoleFacts } from '../targets/postgres-inspect';
 import { templateFields } from './consumers';
+import { checkContainerApp } from './drift-container-apps';
 import type { RotationDeps } from './deps';
 import { isAbandonedPending } from './schedule';
 import { isPromotedButUnfinished, pendingSecretName, rotationIdOf, TAG } from './state';
@@ -30,6 +31,9 @@ export const FINDINGS = {
   'derived-stale': { severity: 'error', repair: 'propagate' },
   'github-stale': { severity: 'error', repair: 'propagate' },
   'github-missing': { severity: 'error', repair: 'propagate' },
+  'container-app-reference-stale': { severity: 'error', repair: 'propagate' },
+  'container-app-not-reference': { severity: 'error', repair: 'none' },
+  'container-app-replicas-stale': { severity: 'error', repair: 'propagate' },
   'expired': { severity: 'critical', repair: 'none' },
   'expiry-near': { severity: 'warning', repair: 'none' },
   'no-expiry': { severity: 'warning', repair: 'none' },
@@ -93,6 +97,7 @@ export async function checkDrift(deps: RotationDeps, credential: Credential): Pr
   await guarded(ctx, 'PostgreSQL roles', () => checkRoles(ctx));
   await guarded(ctx, 'derived secrets', () => checkDerived(ctx));
   await checkGitHub(ctx);
+  await checkContainerApps(ctx);
   return report(live.version);
 }
 
@@ -206,7 +211,7 @@ async function checkDerived(ctx: Context): Promise<void> {
 async function checkGitHub(ctx: Context): Promise<void> {
   const targets = ctx.credential.consumers.github;
   if (targets.length === 0) return;
-  const rotatedAt = Date.parse(ctx.live.tags[TAG.rotatedAt] ?? ctx.live.createdOn ?? '');
+  const rotatedAt = rotatedAtOf(ctx.live);
   ctx.notes.push('GitHub secret values cannot be read back; each was compared by updated_at with the live version\'s rotated-at');
   for (const [i, t] of targets.entries()) {
     const key = `github:${i}`;
@@ -219,4 +224,23 @@ async function checkGitHub(ctx: Context): Promise<void> {
       }
     }, key);
   }
+}
+
+/** Each app: its secrets reference the live version, and its active revisions' replicas started after it was rotated. */
+async function checkContainerApps(ctx: Context): Promise<void> {
+  const apps = ctx.credential.consumers.containerApps;
+  const rotatedAt = rotatedAtOf(ctx.live);
+  const since = Number.isFinite(rotatedAt) ? new Date(rotatedAt) : undefined;
+  if (apps.length > 0 && !since) ctx.notes.push('the live version carries neither a rotated-at tag nor a creation time, so no replica was compared with it');
+  for (const [i, a] of apps.entries()) {
+    const key = `container-app:${i}`;
+    await guarded(ctx, `container app ${a.app}`, async () => {
+      for (const f of await checkContainerApp(ctx.deps, ctx.credential, i, ctx.live, since)) add(ctx.findings, f.code, f.subject, f.message, key);
+    }, key);
+  }
+}
+
+/** When the live version became live: its rotated-at tag, else (never rotated here) its creation. */
+function rotatedAtOf(live: SecretVersionInfo): number {
+  return Date.parse(live.tags[TAG.rotatedAt] ?? live.createdOn ?? '');
 }
