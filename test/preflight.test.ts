@@ -51,7 +51,7 @@ describe('preflight checks every permission without changing anything', () => {
       'Key Vault: secrets get', 'Key Vault: secrets list', 'Key Vault: secrets set', 'Key Vault: secrets delete', 'Key Vault: secrets recover',
       'Key Vault: live secret ready-password readable', 'PostgreSQL: admin login credential_rotator', 'PostgreSQL: server version', 'PostgreSQL: SCRAM-SHA-256 accepted',
       'PostgreSQL: role ready_app', 'PostgreSQL: rotator may set the password of ready_app', 'GitHub: public key of acme/ready',
-      'Container Apps: ready-api readable', 'Container Apps: ready-api actions granted', 'Event Grid: lifecycle topic reachable',
+      'Container Apps: ready-api readable', 'Container Apps: ready-api secret db-password references ready-password', 'Container Apps: ready-api actions granted', 'Event Grid: lifecycle topic reachable',
     ]));
     const response = await host.invokeHttp('rotationApiPreflight', request('POST', 'credentials/ready/preflight'));
     expect(response.status).toBe(200);
@@ -59,6 +59,10 @@ describe('preflight checks every permission without changing anything', () => {
   });
 
   it('when permissions are removed in every system, then one run lists every missing one with its fix, and nothing changed', async () => {
+    // Container Apps: someone replaced the app's Key Vault reference with a value typed into the portal.
+    const app = { subscription: LOCAL_SUBSCRIPTION, resourceGroup: LOCAL_RESOURCE_GROUP, app: 'ready-api' };
+    const { location } = await h.env.deps.containerApps().configuration('test', app);
+    await h.env.deps.containerApps().replaceSecrets('test', app, location, [{ name: 'db-password', value: 'typed-into-the-portal-000000000000' }]);
     const requestsBefore = h.env.vault.requests.filter((r) => r.method !== 'GET').length;
     // ARM: no revision restart, and Key Vault without delete and recover.
     h.env.containerApps.addPrincipal({ token: h.env.serviceToken, actions: CONTAINER_APPS_ACTIONS.filter((a) => !a.endsWith('restart/action')), dataActions: [...KEY_VAULT_SECRET_ACCESS.get, ...KEY_VAULT_SECRET_ACCESS.list, ...KEY_VAULT_SECRET_ACCESS.set] });
@@ -71,6 +75,7 @@ describe('preflight checks every permission without changing anything', () => {
     const rows = await preflight(deps, h.env.config.credentials);
     expect(failed(rows).sort()).toEqual([
       'Container Apps: ready-api actions granted',
+      'Container Apps: ready-api secret db-password references ready-password',
       'Event Grid: lifecycle topic reachable',
       'GitHub: public key of acme/ready',
       'Key Vault: secrets delete',
@@ -84,6 +89,11 @@ describe('preflight checks every permission without changing anything', () => {
     const byCheck = (area: string, check: string) => rows.find((r) => r.area === area && r.check === check && !r.ok)!;
     expect(byCheck('Key Vault', 'secrets delete')).toMatchObject({ detail: 'not granted: Microsoft.KeyVault/vaults/secrets/delete', fix: expect.stringContaining('key-vault-role.bicep') });
     expect(byCheck('Container Apps', 'ready-api actions granted').detail).toBe('not granted: Microsoft.App/containerApps/revisions/restart/action');
+    expect(byCheck('Container Apps', 'ready-api secret db-password references ready-password')).toMatchObject({
+      detail: 'holds a plain value, not a Key Vault reference',
+      fix: `az containerapp secret set --name ready-api --resource-group ${LOCAL_RESOURCE_GROUP} --secrets db-password=keyvaultref:${h.env.vault.url}/secrets/ready-password,identityref:<identity resource id, or system>`,
+    });
+    expect(JSON.stringify(rows)).not.toContain('typed-into-the-portal');
     expect(byCheck('PostgreSQL', 'rotator may set the password of second_app')).toMatchObject({ detail: "the functions' owner may not alter the role", fix: expect.stringContaining('20-single-user.sql') });
     expect(byCheck('GitHub', 'public key of acme/ready').detail).toContain('403');
     expect(byCheck('Event Grid', 'lifecycle topic reachable').detail).toContain('401');

@@ -4,6 +4,7 @@ import { CONTAINER_APPS_ACTIONS } from '../targets/arm-actions';
 import { KEY_VAULT_SECRET_ACCESS, KEY_VAULT_SECRET_PERMISSIONS, type KeyVaultSecretPermission } from '../targets/key-vault-actions';
 import { grantsAction, type Permission } from '../targets/arm-permissions';
 import { appResourceId, describeApp, type ContainerAppRef } from '../targets/container-apps';
+import { parseSecretReference } from './container-app-consumer';
 import type { RotationDeps } from './deps';
 import { loginRoles } from './strategy';
 
@@ -170,6 +171,7 @@ async function containerApps(deps: RotationDeps, c: Credential): Promise<Preflig
     const base = { credentialId: c.id, area: 'Container Apps' as const };
     const readable = { ...base, check: `${a.app} readable` };
     rows.push(...(await attempt(readable, `grant the service identity the Container Apps revision restarter role on resource group ${a.resourceGroup}`, async () => pass(readable, `${describeApp(ref)}, latest revision ${(await deps.containerApps().readApp('preflight', ref)).latestRevision ?? 'none'}`))));
+    if (a.mode === 'key-vault-reference') rows.push(...(await appSecretRows(deps, c, a)));
     const actions = { ...base, check: `${a.app} actions granted` };
     rows.push(
       ...(await attempt(actions, 'let the service identity sign in to Azure Resource Manager', async () => {
@@ -182,6 +184,32 @@ async function containerApps(deps: RotationDeps, c: Credential): Promise<Preflig
     );
   }
   return rows;
+}
+
+/**
+ * Each mapped app secret must already be a Key Vault reference, with an identity, to the
+ * configured Key Vault secret (any version): propagation only repoints it, and refuses a value.
+ */
+async function appSecretRows(deps: RotationDeps, c: Credential, a: Credential['consumers']['containerApps'][number]): Promise<PreflightRow[]> {
+  const ref: ContainerAppRef = { subscription: a.subscription, resourceGroup: a.resourceGroup, app: a.app };
+  const base = { credentialId: c.id, area: 'Container Apps' as const };
+  const read = { ...base, check: `${a.app} secrets` };
+  return attempt(read, `grant the service identity the Container Apps revision restarter role on resource group ${a.resourceGroup}`, async () => {
+    const { secrets } = await deps.containerApps().configuration('preflight', ref);
+    return a.secrets.map((m) => {
+      const row = { ...base, check: `${a.app} secret ${m.name} references ${m.keyVaultSecret}` };
+      const wanted = `${c.keyVault.url.replace(/\/+$/, '')}/secrets/${m.keyVaultSecret}`;
+      const fix = `az containerapp secret set --name ${a.app} --resource-group ${a.resourceGroup} --secrets ${m.name}=keyvaultref:${wanted},identityref:<identity resource id, or system>`;
+      const found = secrets.find((s) => s.name === m.name);
+      if (!found) return fail(row, `${describeApp(ref)} has no secret ${m.name}`, fix);
+      if (!found.keyVaultUrl) return fail(row, 'holds a plain value, not a Key Vault reference', fix);
+      if (!found.identity) return fail(row, `references ${found.keyVaultUrl} with no identity`, fix);
+      const actual = parseSecretReference(found.keyVaultUrl);
+      const expected = parseSecretReference(wanted)!;
+      if (actual?.vault !== expected.vault || actual.name !== expected.name) return fail(row, `references ${found.keyVaultUrl}, another secret`, fix);
+      return pass(row, `Key Vault reference ${found.keyVaultUrl} with identity ${found.identity}`);
+    });
+  });
 }
 
 async function eventGrid(deps: RotationDeps): Promise<PreflightRow> {
