@@ -14,7 +14,7 @@ describe.each([17, 14] as PostgresMajor[])('least privilege on PostgreSQL %i: th
   });
   afterAll(() => h?.stop());
 
-  it('when bootstrapped, then the rotator holds no attribute and no membership, may execute only the three functions, and rotates its role', async () => {
+  it('when bootstrapped, then the rotator holds no attribute and no membership, may execute only the four functions, and rotates its role', async () => {
     const admin = await h.env.postgres.connect();
     const { rows } = await admin.query(
       `SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, (SELECT count(*)::int FROM pg_auth_members m WHERE m.member = r.oid) AS memberships,
@@ -28,7 +28,7 @@ describe.each([17, 14] as PostgresMajor[])('least privilege on PostgreSQL %i: th
     );
     await admin.end();
     expect(rows[0]).toEqual({ rolsuper: false, rolcreaterole: false, rolcreatedb: false, rolbypassrls: false, memberships: 0, major });
-    expect(executable.rows.map((r) => r.f)).toEqual(['credential_rotation.retire_login(text,boolean)', 'credential_rotation.set_login(text,boolean)', 'credential_rotation.set_password(text,text)']);
+    expect(executable.rows.map((r) => r.f)).toEqual(['credential_rotation.is_allowed(text)', 'credential_rotation.retire_login(text,boolean)', 'credential_rotation.set_login(text,boolean)', 'credential_rotation.set_password(text,text)']);
     expect((await h.rotate(h.newHost(), 'mine-db')).custom.outcome).toBe('succeeded');
   });
 

@@ -19,7 +19,7 @@ const LOGIN_A = 'orders_a';
 const LOGIN_B = 'orders_b';
 const UNMANAGED = 'billing_user';
 const APP_DB = 'orders_db';
-const FUNCTIONS = ['retire_login(text,boolean)', 'set_login(text,boolean)', 'set_password(text,text)'];
+const FUNCTIONS = ['is_allowed(text)', 'retire_login(text,boolean)', 'set_login(text,boolean)', 'set_password(text,text)'];
 
 const VARIABLES = {
   rotator_role: ROTATOR.user,
@@ -73,7 +73,7 @@ describe.each([17, 14] as PostgresMajor[])('PostgreSQL %i bootstrap: the least-p
     expect(Math.floor(Number(rows[0].v) / 10000)).toBe(major);
   });
 
-  it('when bootstrapped, then the rotator is a plain login with no membership and may execute exactly the three functions', async () => {
+  it('when bootstrapped, then the rotator is a plain login with no membership and may execute exactly the four functions', async () => {
     const { rows: [role] } = await superuser.query(
       `SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls, rolcanlogin,
               (SELECT count(*)::int FROM pg_auth_members m WHERE m.member = r.oid) AS memberships
@@ -103,6 +103,16 @@ describe.each([17, 14] as PostgresMajor[])('PostgreSQL %i bootstrap: the least-p
     const { rows: acl } = await superuser.query(`SELECT relacl::text[] AS acl, pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = 'credential_rotation.managed_role'::regclass`);
     expect(acl[0].owner).toBe('credential_rotation_admin');
     expect((acl[0].acl as string[]).filter((entry) => !entry.startsWith('credential_rotation_admin='))).toEqual([]);
+  });
+
+  it('when the rotator asks is_allowed, then it learns whether each role is listed, cannot read or change the list itself, and the function only reads', async () => {
+    const rotator = await connectAs(ROTATOR.user, ROTATOR.password);
+    const { rows } = await rotator.query<{ role: string; allowed: boolean }>('SELECT r AS role, credential_rotation.is_allowed(r) AS allowed FROM unnest($1::text[]) AS r', [[SINGLE, LOGIN_A, LOGIN_B, GROUP, UNMANAGED, 'postgres', 'no_such_role']]);
+    expect(Object.fromEntries(rows.map((r) => [r.role, r.allowed]))).toEqual({ [SINGLE]: true, [LOGIN_A]: true, [LOGIN_B]: true, [GROUP]: false, [UNMANAGED]: false, postgres: false, no_such_role: false });
+    await expect(rotator.query('SELECT role_name FROM credential_rotation.managed_role')).rejects.toMatchObject({ code: '42501' });
+    const { rows: [f] } = await superuser.query(`SELECT provolatile, prosecdef FROM pg_proc WHERE oid = 'credential_rotation.is_allowed(text)'::regprocedure`);
+    expect(f).toEqual({ provolatile: 's', prosecdef: true });
+    await expect(connectAs(UNMANAGED, 'billing-local-password').then((c) => c.query(`SELECT credential_rotation.is_allowed('${SINGLE}')`))).rejects.toMatchObject({ code: '42501' });
   });
 
   it('when bootstrapped, then the rotator never logs bound parameters where this administrator may say so', async () => {

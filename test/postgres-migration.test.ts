@@ -90,4 +90,15 @@ describe('migrating a CREATEROLE deployment to the password functions (infra/pos
     await run(await connectAs(ADMIN.user, ADMIN.password), '30-migrate-from-createrole.sql');
     expect((await superuser.query(state)).rows).toEqual(before);
   });
+
+  it('when the 10-rotator.sql that ran predates is_allowed, then the migration refuses and says to run the new one first; run, it is there', async () => {
+    await superuser.query('DROP FUNCTION credential_rotation.is_allowed(text)');
+    const admin = await connectAs(ADMIN.user, ADMIN.password);
+    await expect(run(admin, '30-migrate-from-createrole.sql')).rejects.toMatchObject({ message: 'run the new 10-rotator.sql first: function credential_rotation.is_allowed(text) does not exist' });
+    await admin.query('ROLLBACK');
+    await run(admin, '10-rotator.sql');
+    await run(admin, '30-migrate-from-createrole.sql');
+    const rotator = await connectAs(ROTATOR.user, ROTATOR.password);
+    expect((await rotator.query(`SELECT credential_rotation.is_allowed('zep_user') AS allowed`)).rows).toEqual([{ allowed: true }]);
+  });
 });

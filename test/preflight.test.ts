@@ -50,7 +50,7 @@ describe('preflight checks every permission without changing anything', () => {
     expect(rows.map((r) => `${r.area}: ${r.check}`)).toEqual(expect.arrayContaining([
       'Key Vault: secrets get', 'Key Vault: secrets list', 'Key Vault: secrets set', 'Key Vault: secrets delete', 'Key Vault: secrets recover',
       'Key Vault: live secret ready-password readable', 'PostgreSQL: admin login credential_rotator', 'PostgreSQL: server version', 'PostgreSQL: SCRAM-SHA-256 accepted',
-      'PostgreSQL: role ready_app', 'PostgreSQL: rotator may set the password of ready_app', 'GitHub: public key of acme/ready',
+      'PostgreSQL: role ready_app', 'PostgreSQL: rotator may set the password of ready_app', "PostgreSQL: role ready_app on the rotator's allow-list", 'GitHub: public key of acme/ready',
       'Container Apps: ready-api readable', 'Container Apps: ready-api secret db-password references ready-password', 'Container Apps: ready-api actions granted', 'Event Grid: lifecycle topic reachable',
     ]));
     const response = await host.invokeHttp('rotationApiPreflight', request('POST', 'credentials/ready/preflight'));
@@ -69,8 +69,8 @@ describe('preflight checks every permission without changing anything', () => {
     // GitHub: a token for another repository only.
     h.env.vault.seed('github-token', 'ghs_another_repository_only_000000');
     h.env.github.addToken({ token: 'ghs_another_repository_only_000000', repos: ['acme/elsewhere'] });
-    // PostgreSQL: the functions' owner has no ADMIN OPTION on one role, and the role itself cannot log in.
-    await asSuperuser(`REVOKE ADMIN OPTION FOR second_app FROM credential_rotation_admin; ALTER ROLE second_app NOLOGIN`);
+    // PostgreSQL: the functions' owner has no ADMIN OPTION on one role, the role itself cannot log in, and it is off the allow-list.
+    await asSuperuser(`REVOKE ADMIN OPTION FOR second_app FROM credential_rotation_admin; ALTER ROLE second_app NOLOGIN; DELETE FROM credential_rotation.managed_role WHERE role_name = 'second_app'`);
     const deps = { ...h.env.deps, events: new LifecycleEvents({ endpoint: h.env.events.endpoint, credential: new AzureKeyCredential(Buffer.from('not-the-topic-key').toString('base64')), clientOptions: loopbackAzureOptions(h.env.vault.ca) }) };
     const rows = await preflight(deps, h.env.config.credentials);
     expect(failed(rows).sort()).toEqual([
@@ -83,8 +83,9 @@ describe('preflight checks every permission without changing anything', () => {
       'Key Vault: secrets recover',
       'Key Vault: secrets recover',
       'PostgreSQL: role second_app',
+      "PostgreSQL: role second_app on the rotator's allow-list",
       'PostgreSQL: rotator may set the password of second_app',
-    ]);
+    ].sort());
     expect(allPassed(rows)).toBe(false);
     const byCheck = (area: string, check: string) => rows.find((r) => r.area === area && r.check === check && !r.ok)!;
     expect(byCheck('Key Vault', 'secrets delete')).toMatchObject({ detail: 'not granted: Microsoft.KeyVault/vaults/secrets/delete', fix: expect.stringContaining('key-vault-role.bicep') });
@@ -95,11 +96,31 @@ describe('preflight checks every permission without changing anything', () => {
     });
     expect(JSON.stringify(rows)).not.toContain('typed-into-the-portal');
     expect(byCheck('PostgreSQL', 'rotator may set the password of second_app')).toMatchObject({ detail: "the functions' owner may not alter the role", fix: expect.stringContaining('20-single-user.sql') });
+    expect(byCheck('PostgreSQL', "role second_app on the rotator's allow-list")).toMatchObject({
+      detail: 'not listed: the password functions refuse it',
+      fix: 'as the administrator, run psql "<admin connection>" -v ON_ERROR_STOP=1 -v managed_role=second_app -f infra/postgres/20-single-user.sql',
+    });
     expect(byCheck('GitHub', 'public key of acme/ready').detail).toContain('403');
     expect(byCheck('Event Grid', 'lifecycle topic reachable').detail).toContain('401');
     // Read-only: the vault saw no write, PostgreSQL still holds the revoked state, nothing was published.
     expect(h.env.vault.requests.filter((r) => r.method !== 'GET').length).toBe(requestsBefore);
     expect(h.env.events.events()).toEqual([]);
+  });
+
+  it('when the server was bootstrapped before is_allowed existed, or the rotator may not execute it, then preflight says so and which script adds it, and checks the rest', async () => {
+    const credential = h.env.config.credentials[0];
+    const allowList = async () => (await preflight(h.env.deps, [credential], { events: false })).filter((r) => r.area === 'PostgreSQL');
+    await asSuperuser('REVOKE EXECUTE ON FUNCTION credential_rotation.is_allowed(text) FROM credential_rotator');
+    const revoked = await allowList();
+    expect(revoked.filter((r) => !r.ok)).toEqual([expect.objectContaining({ check: "rotator's allow-list readable", detail: 'the rotator may not execute credential_rotation.is_allowed(text)' })]);
+    await asSuperuser('DROP FUNCTION credential_rotation.is_allowed(text)');
+    const old = await allowList();
+    expect(old.filter((r) => !r.ok)).toEqual([expect.objectContaining({
+      check: "rotator's allow-list readable",
+      detail: 'function credential_rotation.is_allowed(text) does not exist: the server was bootstrapped with a 10-rotator.sql older than it',
+      fix: expect.stringContaining('-v rotator_role=credential_rotator -f infra/postgres/10-rotator.sql'),
+    })]);
+    expect(old.filter((r) => r.ok).map((r) => r.check)).toEqual(expect.arrayContaining(['role ready_app', 'rotator may set the password of ready_app']));
   });
 
   it('when a vault has no resource id configured, then preflight says where to find it instead of guessing', async () => {

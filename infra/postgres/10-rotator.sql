@@ -1,4 +1,4 @@
--- The rotator role: EXECUTE on three functions and nothing else. Run after
+-- The rotator role: EXECUTE on four functions and nothing else. Run after
 -- 00-entra-principal.sql (or, on a server without Entra authentication, after creating the
 -- role with a password), as the same administrator, in the postgres database:
 --
@@ -9,11 +9,13 @@
 --   set_password(role, verifier)   a SCRAM-SHA-256 verifier (nothing else), or NULL for none
 --   set_login(role, can_login)     LOGIN / NOLOGIN
 --   retire_login(role, end)        NOLOGIN, no password, and its sessions ended (or counted)
--- Each refuses a role missing from credential_rotation.managed_role, which only
+--   is_allowed(role)               read-only: whether the role is on the allow-list (preflight)
+-- The first three refuse a role missing from credential_rotation.managed_role, which only
 -- credential_rotation_admin (and the administrator that can act as it) may change; 20- and
 -- 21- add the roles. The rotator holds no CREATEROLE and no membership: it cannot create a
 -- role, alter any other role, or grant anything. The same script works on PostgreSQL 13-18.
--- An existing deployment of the CREATEROLE model runs this, then 30-migrate-from-createrole.sql.
+-- An existing deployment of the CREATEROLE model runs this, then 30-migrate-from-createrole.sql;
+-- one bootstrapped before is_allowed existed runs this again to add it.
 
 CREATE OR REPLACE FUNCTION pg_temp.create_rotation_admin() RETURNS void
 LANGUAGE plpgsql AS $$
@@ -44,7 +46,7 @@ SET ROLE credential_rotation_admin;
 CREATE TABLE IF NOT EXISTS credential_rotation.managed_role (role_name name PRIMARY KEY);
 REVOKE ALL ON TABLE credential_rotation.managed_role FROM PUBLIC;
 
--- Two helpers, run by the three functions as their owner; nobody else may call them.
+-- Two helpers, run by the three changing functions as their owner; nobody else may call them.
 -- The guard every function runs first. Besides the allow-list it refuses a role that holds
 -- an attribute no application login needs, in case one was listed by mistake or gained it
 -- later; and the owner itself, which could otherwise be given a password and LOGIN.
@@ -133,13 +135,20 @@ BEGIN
 END
 $$;
 
--- Functions are executable by PUBLIC by default: take that away, then give the rotator the three.
+-- The allow-list, answered one role at a time: the table stays readable by its owner only, and
+-- preflight can say that a role is missing from it before a rotation fails at apply.
+CREATE OR REPLACE FUNCTION credential_rotation.is_allowed(role_name text) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT EXISTS (SELECT FROM credential_rotation.managed_role m WHERE m.role_name = is_allowed.role_name)
+$$;
+
+-- Functions are executable by PUBLIC by default: take that away, then give the rotator the four.
 REVOKE ALL ON FUNCTION credential_rotation.managed(text), credential_rotation.alter_role(text),
   credential_rotation.set_password(text, text), credential_rotation.set_login(text, boolean),
-  credential_rotation.retire_login(text, boolean) FROM PUBLIC;
+  credential_rotation.retire_login(text, boolean), credential_rotation.is_allowed(text) FROM PUBLIC;
 GRANT USAGE ON SCHEMA credential_rotation TO :"rotator_role";
 GRANT EXECUTE ON FUNCTION credential_rotation.set_password(text, text), credential_rotation.set_login(text, boolean),
-  credential_rotation.retire_login(text, boolean) TO :"rotator_role";
+  credential_rotation.retire_login(text, boolean), credential_rotation.is_allowed(text) TO :"rotator_role";
 
 RESET ROLE;
 

@@ -23,6 +23,14 @@ BEGIN
   IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'credential_rotation') THEN
     RAISE EXCEPTION 'run the new 10-rotator.sql first: schema credential_rotation does not exist';
   END IF;
+  -- Preflight reads the allow-list through it; a 10-rotator.sql older than it leaves it out.
+  -- Looked up in the catalog: this administrator need not have USAGE on the schema.
+  IF NOT EXISTS (
+    SELECT FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname = 'credential_rotation' AND p.proname = 'is_allowed' AND p.pronargs = 1 AND p.proargtypes[0] = 'text'::pg_catalog.regtype
+  ) THEN
+    RAISE EXCEPTION 'run the new 10-rotator.sql first: function credential_rotation.is_allowed(text) does not exist';
+  END IF;
   FOR m IN
     SELECT g.rolname AS role_name, gr.rolname AS grantor, a.inherit_option AS inherit,
            g.rolsuper OR g.rolcreaterole OR g.rolreplication OR g.rolbypassrls AS privileged

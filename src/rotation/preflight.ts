@@ -121,7 +121,37 @@ async function postgres(deps: RotationDeps, c: Credential): Promise<PreflightRow
   });
   if (!rows[0].ok) return rows;
   rows.push(...(await attempt({ ...base, check: 'roles' }, 'check that the rotator may read pg_roles', () => roleRows(deps, c))));
+  rows.push(...(await attempt({ ...base, check: 'rotator\'s allow-list' }, rerunRotatorScript(c), () => allowListRows(deps, c))));
   return rows;
+}
+
+const ALLOW_LIST_UNREADABLE = {
+  'no-schema': 'schema credential_rotation does not exist: infra/postgres/10-rotator.sql was never run on this server',
+  'missing': 'function credential_rotation.is_allowed(text) does not exist: the server was bootstrapped with a 10-rotator.sql older than it',
+  'not-granted': 'the rotator may not execute credential_rotation.is_allowed(text)',
+} as const;
+
+/** Each login role on the allow-list the password functions enforce, read through the one function that answers it. */
+async function allowListRows(deps: RotationDeps, c: Credential): Promise<PreflightRow[]> {
+  const base = { credentialId: c.id, area: 'PostgreSQL' as const };
+  const roles = loginRoles(c);
+  const list = await deps.inspectPostgres(c).allowList('preflight', roles);
+  if (list.state !== 'ok') return [fail({ ...base, check: 'rotator\'s allow-list readable' }, ALLOW_LIST_UNREADABLE[list.state], rerunRotatorScript(c))];
+  return roles.map((role) => {
+    const row = { ...base, check: `role ${role} on the rotator's allow-list` };
+    return list.allowed.get(role) ? pass(row, 'listed in credential_rotation.managed_role') : fail(row, 'not listed: the password functions refuse it', managedRoleScript(c));
+  });
+}
+
+function rerunRotatorScript(c: Credential): string {
+  return `as the administrator, run (again: it changes nothing that is already right) psql "<admin connection>" -v ON_ERROR_STOP=1 -v rotator_role=${c.postgres.admin.user} -f infra/postgres/10-rotator.sql`;
+}
+
+function managedRoleScript(c: Credential): string {
+  const [a, b] = loginRoles(c);
+  return c.strategy === 'alternating-users'
+    ? `as the administrator, run psql "<admin connection>" -v ON_ERROR_STOP=1 -v group_role=${c.postgres.group} -v login_a=${a} -v login_b=${b} -f infra/postgres/21-alternating-users.sql`
+    : `as the administrator, run psql "<admin connection>" -v ON_ERROR_STOP=1 -v managed_role=${a} -f infra/postgres/20-single-user.sql`;
 }
 
 function adminLoginFix(c: Credential): string {

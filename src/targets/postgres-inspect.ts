@@ -10,6 +10,17 @@ SELECT t.rolname,
                    FROM pg_catalog.pg_roles o WHERE o.rolname = $2), false) AS owner
   FROM pg_catalog.pg_roles t WHERE t.rolname = ANY($1::text[])`;
 
+// Looked up in the catalog by oid: naming a missing function (a server bootstrapped before it
+// existed) in the query itself would fail the whole statement.
+const IS_ALLOWED_STATE = `
+SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'credential_rotation') THEN 'no-schema'
+            WHEN f.oid IS NULL THEN 'missing'
+            WHEN NOT pg_catalog.has_schema_privilege('credential_rotation', 'USAGE') OR NOT pg_catalog.has_function_privilege(f.oid, 'EXECUTE') THEN 'not-granted'
+            ELSE 'ok' END AS state
+  FROM (SELECT NULL) AS one
+  LEFT JOIN (SELECT p.oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname = 'credential_rotation' AND p.proname = 'is_allowed' AND p.pronargs = 1 AND p.proargtypes[0] = 'text'::pg_catalog.regtype) AS f ON true`;
+
 /** A login role as the catalog shows it to the rotator (pg_roles, pg_stat_activity): never a password. */
 export interface RoleFacts {
   role: string;
@@ -24,7 +35,7 @@ export interface RoleFacts {
 
 /**
  * What the rotator's own login may do to a role, read from the catalog. The allow-list itself
- * is readable by its owner only, so a role missing from it shows first at apply.
+ * is readable by its owner only: `allowList` asks credential_rotation.is_allowed instead.
  */
 export interface RoleRights {
   role: string;
@@ -33,6 +44,8 @@ export interface RoleRights {
   /** The functions' owner may alter the role: CREATEROLE, and ADMIN OPTION on it from PostgreSQL 16 on. */
   ownerMayAlter: boolean;
 }
+
+export type AllowList = { state: 'ok'; allowed: Map<string, boolean> } | { state: 'no-schema' | 'missing' | 'not-granted' };
 
 export interface ServerFacts {
   user: string;
@@ -83,6 +96,19 @@ export class PostgresInspector {
     return this.query(stage, `reading the rotator's rights over ${roles.join(', ')}`, async (client) => {
       const { rows } = await client.query<{ rolname: string; execute: boolean; owner: boolean }>(RIGHTS, [roles, ROTATION_ADMIN_ROLE]);
       return rows.map((r) => ({ role: r.rolname, execute: r.execute, ownerMayAlter: r.owner }));
+    }, ADMIN_DATABASE);
+  }
+
+  /**
+   * Whether each role is on the rotator's allow-list, through credential_rotation.is_allowed,
+   * or why that function cannot answer: no schema, missing (an older 10-rotator.sql), not granted.
+   */
+  async allowList(stage: string, roles: string[]): Promise<AllowList> {
+    return this.query(stage, `reading the allow-list for ${roles.join(', ')}`, async (client) => {
+      const { rows: [{ state }] } = await client.query<{ state: AllowList['state'] }>(IS_ALLOWED_STATE);
+      if (state !== 'ok') return { state };
+      const { rows } = await client.query<{ rolname: string; allowed: boolean }>('SELECT r AS rolname, credential_rotation.is_allowed(r) AS allowed FROM pg_catalog.unnest($1::text[]) AS r', [roles]);
+      return { state, allowed: new Map(rows.map((r) => [r.rolname, r.allowed])) };
     }, ADMIN_DATABASE);
   }
 
