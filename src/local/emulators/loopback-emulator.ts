@@ -29,6 +29,8 @@ export interface Fault {
   times?: number;
   status?: number;
   retryAfterSeconds?: number;
+  /** Extra response headers, e.g. the `WWW-Authenticate` challenge of a 401 for an expired token. */
+  headers?: Record<string, string>;
   body?: unknown;
   delayMs?: number;
   /** Destroy the socket without answering (the client sees ECONNRESET). */
@@ -160,7 +162,7 @@ export abstract class LoopbackEmulator {
     let faulted = false;
     if (fault?.status !== undefined) {
       faulted = true;
-      response = { status: fault.status, body: fault.body ?? this.faultBody(fault.status), headers: fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {} };
+      response = { status: fault.status, body: fault.body ?? this.faultBody(fault.status), headers: { ...fault.headers, ...(fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {}) } };
     } else {
       try {
         response = await this.handle(request);

@@ -1,0 +1,47 @@
+// The long soak: `npm run soak -- --runs 10000`, or replay one failure exactly as it was
+// printed: `npm run soak -- --seed S --path P`.
+import { parseArgs } from 'node:util';
+import { soak, summaryLine } from '../test/support/soak-property';
+import { SoakWorld } from '../test/support/soak-world';
+
+const USAGE = 'usage: npm run soak -- [--runs N] [--seed S] [--path P] [--no-shrink] [--verbose]';
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { runs: { type: 'string' }, seed: { type: 'string' }, path: { type: 'string' }, 'no-shrink': { type: 'boolean' }, verbose: { type: 'boolean' } }, strict: true });
+  const runs = values.path !== undefined ? 1 : Number(values.runs ?? 200);
+  const seed = values.seed !== undefined ? Number(values.seed) : Date.now() % 2_000_000_000;
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer; ${USAGE}`);
+  if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer; ${USAGE}`);
+  if (values.path !== undefined && !/^\d+(:\d+)*$/.test(values.path)) throw new Error(`--path must be fast-check's path, digits joined by colons; ${USAGE}`);
+  const started = Date.now();
+  console.log(`soak: ${runs} run(s) from seed ${seed}${values.path ? ` along path ${values.path}` : ''}`);
+  const world = await SoakWorld.start();
+  try {
+    let done = 0;
+    const summary = await soak(world, {
+      runs,
+      seed,
+      path: values.path,
+      shrink: !values['no-shrink'],
+      log: (line) => console.log(line),
+      trace: values.verbose ? (line) => console.log(`soak: ${line}`) : undefined,
+      progress: () => {
+        done++;
+        if (done % 50 === 0) console.log(`soak: ${done}/${runs} runs, ${Math.round((Date.now() - started) / 1000)} s`);
+      },
+    });
+    console.log(`soak: ${Math.round((Date.now() - started) / 1000)} s`);
+    console.log(summaryLine(summary));
+    return summary.failures.length === 0 ? 0 : 1;
+  } finally {
+    await world.stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(2);
+  },
+);
