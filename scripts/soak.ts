@@ -30,7 +30,7 @@ async function main(): Promise<number> {
         if (done % 50 === 0) console.log(`soak: ${done}/${runs} runs, ${Math.round((Date.now() - started) / 1000)} s`);
       },
     });
-    console.log(`soak: ${Math.round((Date.now() - started) / 1000)} s`);
+    console.log(`soak: ${Math.round((Date.now() - started) / 1000)} s; exercised ${JSON.stringify(world.stats)}`);
     console.log(summaryLine(summary));
     return summary.failures.length === 0 ? 0 : 1;
   } finally {

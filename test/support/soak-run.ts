@@ -30,6 +30,7 @@ export async function runSchedule(world: SoakWorld, schedule: Schedule): Promise
     world.checkOneInstancePerCredential(`after ${step.do}`);
   }
   await run.quiesce();
+  countOutcomes(world);
   return [...world.violations, ...(await checkEndState(world))];
 }
 
@@ -151,6 +152,7 @@ class Run {
     const { world } = this;
     if (!world.crash.isDead && !world.host.isCrashed) return;
     await world.crash.disarm();
+    world.stats.crashes[this.recoverBy]++;
     const old = world.host;
     const state = old.exportState();
     await old.close();
@@ -203,6 +205,17 @@ class Run {
 
   private outcomeOf(credentialId: string): RotationStatus['outcome'] | undefined {
     return this.statusOf(credentialId)?.outcome;
+  }
+}
+
+function countOutcomes(world: SoakWorld): void {
+  world.stats.runs++;
+  world.stats.postgresFaults += world.proxy.applied.splice(0).length;
+  for (const host of world.hosts) {
+    for (const instance of host.listInstances()) {
+      const outcome = (instance.customStatus as RotationStatus | null)?.outcome ?? instance.runtimeStatus;
+      world.stats.outcomes[outcome] = (world.stats.outcomes[outcome] ?? 0) + 1;
+    }
   }
 }
 

@@ -44,6 +44,8 @@ export class SoakWorld {
   /** Broken invariants seen while the run was going (the end state is checked separately). */
   violations: string[] = [];
   marks: Marks = { vaultRequests: 0, events: 0, serverLog: 0 };
+  /** What the runs so far exercised, so a soak can show it did more than nothing. */
+  readonly stats = { runs: 0, crashes: { replay: 0, fresh: 0 }, outcomes: {} as Record<string, number>, postgresFaults: 0 };
   private readonly registry = installFunctionsCore();
   private readonly admin: SecretClient;
 
