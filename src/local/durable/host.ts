@@ -32,6 +32,11 @@ export interface DurableHostOptions extends Partial<WorkerLimits> {
   startTime?: Date;
   /** A durable store from exportState(): the host continues from it once resume() is called. */
   state?: DurableState;
+  /**
+   * Called with a copy of the store after every change to it, as a task hub writes its tables
+   * and queues: a process that saves it can die at any moment and a new one resume from it.
+   */
+  persist?: (state: DurableState) => void;
   /** Activity errors that simulate the process dying mid-activity (nothing is recorded for it). */
   isCrash?: (error: unknown) => boolean;
   logger?: (entry: LogEntry) => void;
@@ -256,7 +261,9 @@ export class DurableHost {
 
   // ---- scheduling -------------------------------------------------------------------------
 
+  /** Every change to the store is followed by a kick, so the store is saved here. */
   private kick(): void {
+    if (this.alive()) this.options.persist?.(this.exportState());
     if (this.drainQueued || !this.alive()) return;
     this.drainQueued = true;
     setImmediate(() => {
