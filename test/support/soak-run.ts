@@ -208,13 +208,14 @@ class Run {
   }
 }
 
+/** Tallies the lifecycle events the run published (started, succeeded, failed, degraded, retired). */
 function countOutcomes(world: SoakWorld): void {
   world.stats.runs++;
   world.stats.postgresFaults += world.proxy.applied.splice(0).length;
-  for (const host of world.hosts) {
-    for (const instance of host.listInstances()) {
-      const outcome = (instance.customStatus as RotationStatus | null)?.outcome ?? instance.runtimeStatus;
-      world.stats.outcomes[outcome] = (world.stats.outcomes[outcome] ?? 0) + 1;
+  for (const delivery of world.h.env.events.deliveries.slice(world.marks.events)) {
+    for (const event of delivery.events as { type?: string }[]) {
+      const step = String(event.type ?? '').split('.').at(-1)!;
+      world.stats.outcomes[step] = (world.stats.outcomes[step] ?? 0) + 1;
     }
   }
 }
