@@ -21,16 +21,20 @@ async function main(): Promise<number> {
   const world = await SoakWorld.start();
   try {
     let done = 0;
+    let failed = 0;
     const summary = await soak(world, {
       runs,
       seed,
       path: values.path,
       shrink: !values['no-shrink'],
-      log: (line) => console.log(line),
+      log: (line) => {
+        failed++;
+        console.log(line);
+      },
       trace: values.verbose ? (line) => console.log(`soak: ${line}`) : undefined,
       progress: () => {
         done++;
-        if (done % 50 === 0) console.log(`soak: ${done}/${runs} runs, ${Math.round((Date.now() - started) / 1000)} s`);
+        if (done % 50 === 0) console.log(`soak: ${done}/${runs} runs, ${failed} failed, ${Math.round((Date.now() - started) / 1000)} s`);
       },
     });
     console.log(`soak: ${Math.round((Date.now() - started) / 1000)} s; exercised ${JSON.stringify(world.stats)}`);

@@ -30,5 +30,5 @@ describe('the bounded soak: generated schedules of starts, faults, crashes and c
     expect(stats.postgresFaults).toBeGreaterThan(0);
     expect(stats.outcomes.succeeded).toBeGreaterThan(0);
     expect((stats.outcomes.degraded ?? 0) + (stats.outcomes.failed ?? 0)).toBeGreaterThan(0);
-  }, 600_000);
+  }, 1_800_000);
 });

@@ -92,7 +92,7 @@ describe('a real kill: the worker process is SIGKILLed mid-rotation and a new pr
     expect(status.outcome).toBe('succeeded');
     expect(await world.h.env.login('soak_single', world.h.env.vault.currentValue(secretNameFor('soak-single'))!)).toBe('accepted');
     expect(await checkEndState(world)).toEqual([]);
-  }, 120_000);
+  }, 600_000);
 
   it('when the adapter call after which the process dies is drawn at random, for every strategy and consumer set, then the resumed rotation ends at rest with every invariant holding', async () => {
     await fc.assert(
@@ -103,5 +103,5 @@ describe('a real kill: the worker process is SIGKILLed mid-rotation and a new pr
       }),
       { numRuns: 2, seed: 20261202, endOnFailure: true },
     );
-  }, 300_000);
+  }, 900_000);
 });

@@ -9,6 +9,7 @@ import { generatePassword, scramSha256Verifier } from '../../src/rotation/passwo
 import { TAG } from '../../src/rotation/state';
 import { renderTemplate } from '../../src/rotation/templates';
 import type { RotationDeps } from '../../src/rotation/deps';
+import type { VaultRequestEvent } from '../../src/local/emulators/key-vault';
 import { isSimulatedCrash } from './crash';
 import { registerApp } from '../../src/app';
 import { startLocalEnvironment, type LocalEnvironment } from '../../src/local/environment';
@@ -64,6 +65,20 @@ export class SoakWorld {
       events: base.events && this.crash.wrap(base.events, 'event-grid'),
     };
     current.deps = deps;
+    h.env.vault.onRequest((event) => this.checkPendingWrite(event));
+  }
+
+  /**
+   * Invariant 4 on the wire: a rotation writes its pending secret only over a pending version
+   * of its own, or one whose rotation is over (consumed or aborted); never over another
+   * rotation's unfinished one.
+   */
+  private checkPendingWrite(event: VaultRequestEvent): void {
+    if (event.operation !== 'setSecret' || event.status !== 200 || !event.secretName?.endsWith('-pending')) return;
+    const [previous, written] = this.h.env.vault.versions(event.secretName).slice(-2);
+    if (!written || !previous) return;
+    const [before, now] = [previous.tags[TAG.rotationId], written.tags[TAG.rotationId]];
+    if (before !== now && !['consumed', 'aborted'].includes(previous.tags[TAG.stage] ?? '')) this.violations.push(`invariant 4: rotation ${now} wrote ${event.secretName} over rotation ${before}'s unfinished pending secret`);
   }
 
   /** One per process: the app registers its functions once, against whichever world is current. */
