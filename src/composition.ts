@@ -10,6 +10,7 @@ import { ContainerApps } from './targets/container-apps';
 import { lifecycleEvents } from './targets/event-grid';
 import { GitHubSecrets, type GitHubAuth } from './targets/github';
 import { createKeyVaultSecrets, type KeyVaultSecrets } from './targets/key-vault';
+import { KeyVaultPacer } from './targets/key-vault-pacing';
 import { entraTokenPassword, PostgresTarget, type AdminLogin, type PostgresEndpoint } from './targets/postgres';
 import { PostgresInspector } from './targets/postgres-inspect';
 
@@ -32,11 +33,12 @@ export interface CompositionOptions {
 /** Wires adapters to configuration. Production and the local sandbox differ only in the options. */
 export function composeDeps(options: CompositionOptions): RotationDeps {
   const vaults = new Map<string, KeyVaultSecrets>();
+  const keyVaultOptions = paced(options.keyVaultOptions, new KeyVaultPacer(options.config.limits.keyVaultShare));
   const vault = (url: string): KeyVaultSecrets => {
     const key = url.replace(/\/+$/, '').toLowerCase();
     let secrets = vaults.get(key);
     if (!secrets) {
-      secrets = createKeyVaultSecrets(url, options.credential, options.keyVaultOptions, options.pollIntervalMs);
+      secrets = createKeyVaultSecrets(url, options.credential, keyVaultOptions, options.pollIntervalMs);
       vaults.set(key, secrets);
     }
     return secrets;
@@ -49,7 +51,7 @@ export function composeDeps(options: CompositionOptions): RotationDeps {
   let github: GitHubSecrets | undefined;
   let containerApps: ContainerApps | undefined;
   let armPermissions: ArmPermissions | undefined;
-  const endpoint = (c: Credential): PostgresEndpoint => ({ host: c.postgres.host, port: c.postgres.port, database: c.postgres.database, ssl: c.postgres.ssl, connectTimeoutSeconds: c.postgres.connectTimeoutSeconds, ca: options.postgresCa });
+  const endpoint = (c: Credential): PostgresEndpoint => ({ host: c.postgres.host, port: c.postgres.port, database: c.postgres.database, ssl: c.postgres.ssl, connectTimeoutSeconds: c.postgres.connectTimeoutSeconds, ca: options.postgresCa, maxSessions: options.config.limits.postgresSessionsPerServer });
   return {
     config: options.config,
     github: () => (github ??= gitHubSecrets(options, vault)),
@@ -62,6 +64,11 @@ export function composeDeps(options: CompositionOptions): RotationDeps {
     events: options.events && lifecycleEvents(options.events.endpoint, options.events.key, options.credential, options.events.clientOptions),
     requiredAppRole: options.requiredAppRole,
   };
+}
+
+/** Every client of every vault goes through one pacer: each vault's share is spent once, whoever reads it. */
+function paced(clientOptions: SecretClientOptions = {}, pacer: KeyVaultPacer): SecretClientOptions {
+  return { ...clientOptions, additionalPolicies: [...(clientOptions.additionalPolicies ?? []), { policy: pacer.policy(), position: 'perRetry' }] };
 }
 
 function gitHubSecrets(options: CompositionOptions, vault: (url: string) => KeyVaultSecrets): GitHubSecrets {

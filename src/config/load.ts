@@ -58,7 +58,7 @@ export function parseConfig(raw: unknown): RotationConfig {
   checkOneCredentialPerRole(resolved);
   const needsGitHub = resolved.find((c) => c.consumers.github.length > 0);
   if (needsGitHub && !result.data.github) throw configError(`credential "${needsGitHub.id}": consumers.github needs the top-level github section (how to authenticate to GitHub)`);
-  return { pendingMaxAgeHours: defaults.pendingMaxAgeHours, github: result.data.github, arm: result.data.arm, credentials: resolved };
+  return { pendingMaxAgeHours: defaults.pendingMaxAgeHours, github: result.data.github, arm: result.data.arm, limits: result.data.limits, credentials: resolved };
 }
 
 /** Each issue names the credential (by id where it has one) and the field. */

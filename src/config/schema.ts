@@ -236,6 +236,23 @@ export const configSchema = z.object({
   arm: z
     .object({ endpoint: httpsUrl.default('https://management.azure.com').describe('Azure Resource Manager endpoint') })
     .default({ endpoint: 'https://management.azure.com' }),
+  limits: z
+    .object({
+      keyVaultShare: z
+        .number()
+        .min(0.01)
+        .max(1)
+        .default(0.25)
+        .describe("Share of each vault's throttling limit the rotator spends at most (Key Vault allows 4,000 transactions per 10 s per vault, a secret creation weighing 4,000 / 300); the rest is left to the applications reading the vault"),
+      postgresSessionsPerServer: z
+        .number()
+        .int()
+        .min(1)
+        .max(50)
+        .default(5)
+        .describe('Most sessions the rotator holds at once on one PostgreSQL server (host and port); the smallest Azure SKU allows 35 user connections in all'),
+    })
+    .default({ keyVaultShare: 0.25, postgresSessionsPerServer: 5 }),
   credentials: z.array(credential).min(1, 'must list at least one credential'),
 });
 
@@ -260,5 +277,6 @@ export interface RotationConfig {
   pendingMaxAgeHours: number;
   github?: GitHubSettings;
   arm: { endpoint: string };
+  limits: { keyVaultShare: number; postgresSessionsPerServer: number };
   credentials: Credential[];
 }

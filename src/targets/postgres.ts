@@ -2,6 +2,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { Client, ClientConfig, DatabaseError } from 'pg';
 import { isTransient, RotationError } from '../errors';
 import { holdSecret } from '../held-secrets';
+import { DEFAULT_SESSIONS_PER_SERVER, withServerSlot } from './postgres-sessions';
 
 export interface PostgresEndpoint {
   host: string;
@@ -11,6 +12,8 @@ export interface PostgresEndpoint {
   connectTimeoutSeconds: number;
   /** Trust anchor for the server certificate; absent: the system's. */
   ca?: string;
+  /** Most sessions at once on this host and port, across the process; absent: DEFAULT_SESSIONS_PER_SERVER. */
+  maxSessions?: number;
 }
 
 /** How the rotator logs in; `password` is called per connection (an Entra token expires). */
@@ -204,6 +207,10 @@ export async function withSession<T>(
   what: string,
   work: (client: Client) => Promise<T>,
 ): Promise<T> {
+  return withServerSlot(endpoint, endpoint.maxSessions ?? DEFAULT_SESSIONS_PER_SERVER, () => oneSession(endpoint, login, stage, what, work));
+}
+
+async function oneSession<T>(endpoint: PostgresEndpoint, login: Pick<ClientConfig, 'user' | 'password'> & { database?: string; applicationName: string }, stage: string, what: string, work: (client: Client) => Promise<T>): Promise<T> {
   // Required on first use, so a cold start does not load the driver.
   const client = new (require('pg') as typeof import('pg')).Client({
     host: endpoint.host,

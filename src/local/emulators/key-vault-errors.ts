@@ -60,6 +60,8 @@ export const vaultErrors = {
     ),
   methodNotAllowed: (method: string) => new VaultError(405, 'MethodNotAllowed', `The requested resource does not support http method '${method}'.`),
   pathNotFound: (path: string) => new VaultError(404, 'NotFound', `The requested URI does not represent any resource on the server: ${path}`),
+  // The body the service sends past its throttling limits (see key-vault-throttle.ts).
+  throttled: () => new VaultError(429, 'Throttled', 'Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached'),
   notImplemented: (operation: string) => new VaultError(501, 'NotImplemented', `The local Key Vault emulator does not implement ${operation}.`),
 };
 

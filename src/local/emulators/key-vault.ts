@@ -1,6 +1,7 @@
 // Sources: challenge authentication, first request without a token and an empty body, answered 401
 // with `WWW-Authenticate: Bearer authorization=…, resource=…` (https://learn.microsoft.com/azure/key-vault/general/authentication-requests-and-responses),
-// service throttling with 429 and Retry-After (https://learn.microsoft.com/azure/key-vault/general/overview-throttling),
+// service throttling with 429 and Retry-After (https://learn.microsoft.com/azure/key-vault/general/overview-throttling;
+// the per-vault limits and how they are counted are in key-vault-throttle.ts),
 // the secret operations (https://learn.microsoft.com/rest/api/keyvault/secrets).
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { loopbackCertificate } from '../tls';
@@ -8,6 +9,7 @@ import { LoopbackEmulator, type EmulatorRequest, type EmulatorResponse } from '.
 import { VaultError, faultBodyFor, vaultErrors } from './key-vault-errors';
 import { ALL_SECRET_PERMISSIONS, PERMISSION_FOR, routeOf, type Route, type SecretPermission, type VaultOperation } from './key-vault-routes';
 import { SecretStore, assertSecretName, type SecretRecord, type StoredVersion } from './key-vault-store';
+import { DOCUMENTED_LIMITS, VaultThrottle, type ThrottleLimits } from './key-vault-throttle';
 import { BundleWriter, checkApiVersion, parsePaging, parseSetBody, parseUpdateBody } from './key-vault-wire';
 
 export { ALL_SECRET_PERMISSIONS, vaultRequest, type SecretPermission, type VaultOperation } from './key-vault-routes';
@@ -26,8 +28,10 @@ export interface KeyVaultEmulatorOptions {
   softDeleteRetentionDays?: number;
   /** How long a delete or recover takes before it is visible; the real service takes seconds. */
   softDeleteLatencyMs?: number;
-  /** Clock in epoch milliseconds, so a virtual clock can drive created/updated and purge dates. */
+  /** Clock in epoch milliseconds, so a virtual clock can drive created/updated and purge dates, and the throttling window. */
   now?: () => number;
+  /** The service's throttling limits by default; lower ones for a test that hammers the vault, or false for none. */
+  throttle?: Partial<ThrottleLimits> | false;
 }
 
 /** What a test sees of every request that reached the vault (injected faults excluded). */
@@ -96,6 +100,7 @@ export class KeyVaultEmulator extends LoopbackEmulator {
   private readonly listeners = new Set<(event: VaultRequestEvent) => void>();
   private readonly store: SecretStore;
   private readonly writer: BundleWriter;
+  private readonly throttle?: VaultThrottle;
   private caPem?: string;
 
   constructor(options: KeyVaultEmulatorOptions = {}) {
@@ -118,6 +123,12 @@ export class KeyVaultEmulator extends LoopbackEmulator {
       location: this.location,
     });
     this.writer = new BundleWriter(() => this.url, () => this.recovery());
+    if (options.throttle !== false) this.throttle = new VaultThrottle({ ...DOCUMENTED_LIMITS, ...options.throttle }, this.now);
+  }
+
+  /** The limits this vault enforces; undefined when throttling is off. */
+  get throttleLimits(): ThrottleLimits | undefined {
+    return this.throttle?.limits;
   }
 
   /** The PEM to trust for this vault's certificate (after `start`). */
@@ -188,15 +199,19 @@ export class KeyVaultEmulator extends LoopbackEmulator {
 
   protected handle(req: EmulatorRequest): EmulatorResponse {
     const route = routeOf(req.method, req.path);
+    const retryAfter = this.throttle?.admit(this.throttle.cost(isCreation(req, route)));
     let outcome: Outcome;
     try {
+      if (retryAfter !== undefined) throw vaultErrors.throttled();
       outcome = this.serve(req, route);
     } catch (error) {
       if (!(error instanceof VaultError)) throw error;
       outcome = { status: error.status, body: error.toBody() };
     }
     this.emit(req, route, outcome);
-    return { status: outcome.status, body: outcome.body, headers: this.responseHeaders(outcome.status) };
+    const headers = this.responseHeaders(outcome.status);
+    if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
+    return { status: outcome.status, body: outcome.body, headers };
   }
 
   private serve(req: EmulatorRequest, route: Route | VaultError): Outcome {
@@ -306,6 +321,11 @@ export class KeyVaultEmulator extends LoopbackEmulator {
     const customized = this.retentionDays < 90 ? 'Customized' : '';
     return { level: this.purgeProtection ? `${customized}Recoverable` : `${customized}Recoverable+Purgeable`, days: this.retentionDays };
   }
+}
+
+/** A secret creation weighs more against the limit; the token-less challenge request creates nothing. */
+function isCreation(req: EmulatorRequest, route: Route | VaultError): boolean {
+  return !(route instanceof VaultError) && route.operation === 'setSecret' && req.headers.authorization !== undefined;
 }
 
 function latestOf(record: SecretRecord): { record: SecretRecord; version: StoredVersion } {
