@@ -1,5 +1,5 @@
 import type { Credential } from '../config/schema';
-import type { SecretVersionInfo } from '../targets/key-vault';
+import type { SecretSummary } from '../targets/key-vault';
 import { TAG } from './state';
 
 /** When a credential is due and whether a scheduled run may start now. Pure: the caller passes `now`. */
@@ -14,7 +14,7 @@ const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
  * Why the credential is due now, or undefined. The most urgent reason wins: no live secret,
  * then an expiry within the margin (or past), then age, then a live version without expiry.
  */
-export function dueReason(credential: Credential, live: SecretVersionInfo | undefined, now: Date): DueReason | undefined {
+export function dueReason(credential: Credential, live: SecretSummary | undefined, now: Date): DueReason | undefined {
   if (!live) return 'no-live-secret';
   const expiring = expiryDueAt(credential, live);
   if (expiring !== undefined && expiring <= now.getTime()) return 'expiring';
@@ -27,7 +27,7 @@ export function dueReason(credential: Credential, live: SecretVersionInfo | unde
  * The instant the live version becomes due (in the past when it already is); undefined
  * when there is no live version to date it from. A version without expiry is due `now`.
  */
-export function nextDue(credential: Credential, live: SecretVersionInfo | undefined, now: Date): Date | undefined {
+export function nextDue(credential: Credential, live: SecretSummary | undefined, now: Date): Date | undefined {
   if (!live) return undefined;
   const expiring = expiryDueAt(credential, live) ?? now.getTime();
   return new Date(Math.min(ageDueAt(credential, live, now), expiring));
@@ -56,18 +56,18 @@ export function inWindow(credential: Pick<Credential, 'window'>, now: Date): boo
  * rotation that could still be writing it. One without a readable creation time counts as
  * stale, so it is looked at rather than left behind for ever.
  */
-export function isAbandonedPending(pending: SecretVersionInfo, now: Date, maxAgeHours: number): boolean {
+export function isAbandonedPending(pending: SecretSummary, now: Date, maxAgeHours: number): boolean {
   const created = parseTime(pending.createdOn);
   return created === undefined || now.getTime() - created > maxAgeHours * HOUR_MS;
 }
 
 /** The `rotated-at` tag written at promote, else the version's creation; unknown age counts as due now. */
-function ageDueAt(credential: Credential, live: SecretVersionInfo, now: Date): number {
+function ageDueAt(credential: Credential, live: SecretSummary, now: Date): number {
   const rotatedAt = parseTime(live.tags[TAG.rotatedAt]) ?? parseTime(live.createdOn);
   return rotatedAt === undefined ? now.getTime() : rotatedAt + credential.rotationDays * DAY_MS;
 }
 
-function expiryDueAt(credential: Credential, live: SecretVersionInfo): number | undefined {
+function expiryDueAt(credential: Credential, live: SecretSummary): number | undefined {
   const expiresOn = parseTime(live.expiresOn);
   return expiresOn === undefined ? undefined : expiresOn - credential.expiryMarginDays * DAY_MS;
 }

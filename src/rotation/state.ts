@@ -20,7 +20,7 @@ export type PendingStage = 'staged' | 'applied' | 'consumed' | 'aborted';
 /** On the live version: promoted until every consumer is confirmed and the old credential retired. */
 export type LiveStage = 'promoted' | 'complete';
 
-export function isPromotedButUnfinished(live: SecretVersionInfo | undefined): boolean {
+export function isPromotedButUnfinished(live: Pick<SecretVersionInfo, 'tags'> | undefined): boolean {
   return live?.tags[TAG.stage] === 'promoted';
 }
 

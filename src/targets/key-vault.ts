@@ -14,6 +14,9 @@ export interface SecretVersionInfo {
   contentType?: string;
 }
 
+/** A secret's latest version as a listing shows it: its properties, without the version id. */
+export type SecretSummary = Omit<SecretVersionInfo, 'version'>;
+
 export interface WriteOptions {
   tags: Record<string, string>;
   expiresOn?: Date;
@@ -107,6 +110,17 @@ export class KeyVaultSecrets {
     }
   }
 
+  /** Every live secret's latest version, by lower-cased name (Key Vault names are case-insensitive): one paged listing, no value read. */
+  async latestOfAll(stage: string): Promise<Map<string, SecretSummary>> {
+    try {
+      const all = new Map<string, SecretSummary>();
+      for await (const p of this.client.listPropertiesOfSecrets()) all.set(p.name.toLowerCase(), summarize(p));
+      return all;
+    } catch (error) {
+      throw classifyKeyVaultError(stage, 'listing the secrets', error);
+    }
+  }
+
   /** Disables every enabled version except `keep`; returns the versions it disabled. */
   async disableOtherVersions(stage: string, name: string, keep: string): Promise<string[]> {
     const disabled: string[] = [];
@@ -125,9 +139,12 @@ export class KeyVaultSecrets {
 
 function describe(p: SecretProperties): SecretVersionInfo {
   if (!p.version) throw new Error(`Key Vault returned secret ${p.name} without a version`);
+  return { ...summarize(p), version: p.version };
+}
+
+function summarize(p: SecretProperties): SecretSummary {
   return {
     name: p.name,
-    version: p.version,
     tags: { ...(p.tags ?? {}) },
     enabled: p.enabled !== false,
     createdOn: p.createdOn?.toISOString(),
