@@ -1,9 +1,11 @@
 import { coldStartBench } from './cold-start';
+import { fleetBench } from './fleet';
 import { rotationBench } from './rotation';
 import { zeroDowntimeBench } from './zero-downtime';
 
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   'cold-start': coldStartBench,
+  fleet: fleetBench,
   rotation: rotationBench,
   'zero-downtime': zeroDowntimeBench,
 };

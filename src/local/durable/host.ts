@@ -42,7 +42,13 @@ export interface DurableHostOptions extends Partial<WorkerLimits> {
   logger?: (entry: LogEntry) => void;
   registry?: FunctionRegistry;
   taskHubName?: string;
+  /**
+   * The extension's maxConcurrentActivityFunctions and maxConcurrentOrchestratorFunctions: how
+   * many activities and orchestrator episodes run at once. Azure's default for each is 10 × the
+   * processor count (DurableTaskOptions.cs in Azure/azure-functions-durable-extension).
+   */
   maxConcurrentActivities?: number;
+  maxConcurrentOrchestrations?: number;
 }
 
 /**
@@ -59,6 +65,7 @@ export class DurableHost {
   private readonly hub: TaskHub;
   private readonly deps: WorkerDeps;
   private readonly maxConcurrentActivities: number;
+  private readonly maxConcurrentOrchestrations: number;
   private readonly runningEpisodes = new Set<string>();
   private readonly runningActivities = new Set<string>();
   private readonly waiters = new CompletionWaiters();
@@ -94,6 +101,7 @@ export class DurableHost {
       isCrash: crashMatcher(options.isCrash),
     };
     this.maxConcurrentActivities = options.maxConcurrentActivities ?? 32;
+    this.maxConcurrentOrchestrations = options.maxConcurrentOrchestrations ?? Number.POSITIVE_INFINITY;
     this.taskHubName = options.taskHubName ?? 'LocalTaskHub';
     this.api = new DurableHttpApi(this.apiBackend());
     this.triggers = new TriggerInvoker(this.registry, () => this.clientInputData(), (name) => this.logSink(name), () => this.now());
@@ -275,6 +283,7 @@ export class DurableHost {
   private drain(): void {
     if (!this.alive()) return;
     for (const record of this.hub.records()) {
+      if (this.runningEpisodes.size >= this.maxConcurrentOrchestrations) break;
       if (record.inbox.length > 0 && !this.runningEpisodes.has(record.instanceId)) this.startEpisode(record);
     }
     for (const item of this.hub.state.activities) {
