@@ -4,8 +4,9 @@
 // (https://learn.microsoft.com/azure/key-vault/general/service-limits). A request past the limit
 // fails with 429 and does not count towards it
 // (https://learn.microsoft.com/azure/key-vault/general/overview-throttling). The 429 body as the
-// service sends it: {"error":{"code":"Throttled","message":"Request was not processed because too
-// many requests were received. Reason: VaultRequestTypeLimitReached"}}.
+// service sends it, {"error":{"code":"Throttled","message":"Request was not processed because too
+// many requests were received. Reason: VaultRequestTypeLimitReached"}}, is quoted from a real
+// response in https://github.com/vcsjones/AzureSignTool/issues/219.
 // Where the pages are silent the stricter reading is modelled: a sliding window (no fresh budget
 // at a window boundary), the weighting applied to secrets as the page states it for keys (a
 // creation spends 4,000 / 300 of the 4,000), and every answered request counted, 401 challenges
