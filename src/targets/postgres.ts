@@ -207,7 +207,15 @@ export async function withSession<T>(
   what: string,
   work: (client: Client) => Promise<T>,
 ): Promise<T> {
-  return withServerSlot(endpoint, endpoint.maxSessions ?? DEFAULT_SESSIONS_PER_SERVER, () => oneSession(endpoint, login, stage, what, work));
+  // Fetched before a place is taken: a paced Key Vault read or a token request must not hold one.
+  const password = await resolvePassword(login.password).catch((error: unknown) => {
+    throw classifyPostgresError(stage, what, error);
+  });
+  return withServerSlot(endpoint, endpoint.maxSessions ?? DEFAULT_SESSIONS_PER_SERVER, () => oneSession(endpoint, { ...login, password }, stage, what, work));
+}
+
+async function resolvePassword(password: ClientConfig['password']): Promise<ClientConfig['password']> {
+  return typeof password === 'function' ? password() : password;
 }
 
 async function oneSession<T>(endpoint: PostgresEndpoint, login: Pick<ClientConfig, 'user' | 'password'> & { database?: string; applicationName: string }, stage: string, what: string, work: (client: Client) => Promise<T>): Promise<T> {
