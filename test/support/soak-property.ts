@@ -54,7 +54,7 @@ export async function soak(world: SoakWorld, options: SoakOptions): Promise<Soak
   });
   for (let i = 0; i < options.runs; i++) {
     const seed = options.seed + i;
-    const details = await fc.check(property, { seed, numRuns: 1, path: options.path, endOnFailure: options.shrink === false, verbose: 0 });
+    const details = await fc.check(property, { seed, numRuns: 1, path: options.path, endOnFailure: options.shrink === false || options.path !== undefined, verbose: 0 });
     options.progress?.();
     if (!details.failed) continue;
     const schedule = details.counterexample?.[0] ?? [];
