@@ -46,7 +46,8 @@ export function composeDeps(options: CompositionOptions): RotationDeps {
   const adminLogin = (c: Credential): AdminLogin => {
     const admin = c.postgres.admin;
     if (admin.auth === 'entra') return { user: admin.user, password: entraTokenPassword(options.credential) };
-    return { user: admin.user, password: () => vault(c.keyVault.url).value('admin-login', admin.secret) };
+    const secrets = vault(c.keyVault.url);
+    return { user: admin.user, password: () => secrets.recentValue('admin-login', admin.secret), forget: () => secrets.forget(admin.secret) };
   };
   let github: GitHubSecrets | undefined;
   let containerApps: ContainerApps | undefined;

@@ -59,7 +59,7 @@ describe('invariant 2: at every instant some secret in Key Vault authenticates',
 
   it('single user: after every step either the live or the pending secret logs in, and only the pending one between apply and promote', async () => {
     const seen = await watch('watched-db', () => 'watched_app');
-    expect(seen.map((o) => o.after)).toEqual(expect.arrayContaining(['vault.write', 'postgres.setPasswordVerifier', 'vault.setTags', 'postgres.probe', 'vault.remove', 'vault.disableOtherVersions']));
+    expect(seen.map((o) => o.after)).toEqual(expect.arrayContaining(['vault.write', 'postgres.setPasswordVerifier', 'postgres.probe', 'vault.remove', 'vault.disable']));
     expect(seen.filter((o) => o.live !== 'accepted' && o.pending !== 'accepted')).toEqual([]);
     const window = seen.filter((o) => o.live !== 'accepted');
     expect(window.length).toBeGreaterThan(0);

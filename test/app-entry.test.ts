@@ -26,7 +26,6 @@ describe('the app entry point (src/index.ts) as Azure loads it', () => {
         'rotation-propagate',
         'rotation-publish',
         'rotation-retire',
-        'rotation-stage',
         'rotation-verify',
         'driftCheck',
         'rotationApiHealth',

@@ -1,14 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { secretNameFor } from '../src/local/environment';
+import { forgetWorkerMemory } from '../src/targets/secret-memory';
 import { startHarness, type Harness } from './support/harness';
 
 /**
  * From the second rotation on, staging meets the previous pending secret in soft delete:
  * the write recovers it, then writes the new value. A worker that dies in between leaves
  * the previous rotation's pending copy behind, which must never pass for work to resume.
- * So the worker dies after each vault request of a second and a third rotation in turn.
+ * So the worker dies after each vault request of a second and a third rotation in turn, each
+ * rotation starting in a fresh worker (nothing remembered, the admin password read first).
  */
-const REQUESTS_PER_ROTATION = 26;
+const REQUESTS_PER_ROTATION = 13;
 const ROTATIONS = [2, 3] as const;
 const MODES = ['replay', 'fresh'] as const;
 
@@ -39,6 +41,7 @@ describe('a crash right after a recover', () => {
       const stop = h.env.vault.onRequest((e) => {
         if (e.status !== 401) seen.push(`${e.operation}`);
       });
+      forgetWorkerMemory();
       const result = await h.rotate(h.newHost(), 'recover-probe');
       stop();
       expect(result.custom.outcome, `rotation ${rotation}`).toBe('succeeded');
@@ -49,6 +52,7 @@ describe('a crash right after a recover', () => {
 
   it.each(CASES)('when the worker dies after vault request $request of rotation $rotation and is recovered by $mode, then a new password logs in and no pending secret is left', async ({ id, role, request, mode }) => {
     const before = h.liveValue(id);
+    forgetWorkerMemory();
 
     const result = await h.crashAndRecover(id, { vaultRequest: request }, mode);
 

@@ -7,11 +7,11 @@ const CRASH_POINTS = [
   { after: 'begin', method: 'canLogin', call: 1 },
   { after: 'stage', method: 'write', call: 1 },
   { after: 'ALTER ROLE inside apply', method: 'setPasswordVerifier', call: 1 },
-  { after: 'apply', method: 'setTags', call: 1 },
+  { after: 'the pending value read inside promote', method: 'value', call: 4 },
   { after: 'verify', method: 'probe', call: 1 },
   { after: 'the live write inside promote', method: 'write', call: 2 },
   { after: 'promote', method: 'remove', call: 1 },
-  { after: 'retire', method: 'disableOtherVersions', call: 1 },
+  { after: 'retire', method: 'disable', call: 1 },
 ] as const;
 
 const MODES = ['resumed by replay', 'started afresh with the history lost'] as const;

@@ -4,9 +4,9 @@ import { RotationError } from '../errors';
 import { holdingSecrets, redactHeld } from '../held-secrets';
 import type { Logger, RotationDeps } from '../rotation/deps';
 import { confirmRevisions, propagateTarget } from '../rotation/consumers';
-import { publishLifecycle } from '../rotation/notify';
+import { announceStage, publishLifecycle } from '../rotation/notify';
 import * as stages from '../rotation/stages';
-import { activityName, ORCHESTRATOR, type ActivityKind, type Envelope } from './contract';
+import { activityName, ORCHESTRATOR, type ActivityKind, type Announce, type Envelope } from './contract';
 import { rotateCredential } from './rotate-credential';
 
 type StageFn = (deps: RotationDeps, input: never, log: Logger) => Promise<unknown>;
@@ -14,7 +14,6 @@ type StageFn = (deps: RotationDeps, input: never, log: Logger) => Promise<unknow
 const ACTIVITIES: Record<ActivityKind, StageFn> = {
   begin: stages.begin,
   live: stages.live,
-  stage: stages.stage,
   apply: stages.apply,
   verify: stages.verify,
   promote: stages.promote,
@@ -43,7 +42,12 @@ function stageHandler(stage: ActivityKind, fn: StageFn, getDeps: () => RotationD
     const log = invocationLogger(context, held);
     try {
       const value = await holdingSecrets(held, () => fn(getDeps(), input as never, log));
-      return { ok: true, value, durationMs: Math.round(performance.now() - started) };
+      const durationMs = Math.round(performance.now() - started);
+      const announce = (input as { announce?: Announce } | undefined)?.announce;
+      if (!announce || stage === 'publish') return { ok: true, value, durationMs };
+      const outcome = await holdingSecrets(held, () => announceStage(getDeps(), stage, announce, value, durationMs));
+      if (!outcome.published) log.warn(`the ${announce.step} event was not published: ${outcome.message}`);
+      return { ok: true, value, durationMs, announced: { step: announce.step, published: outcome.published, message: outcome.message && redactHeld(outcome.message, held) } };
     } catch (caught) {
       const error = withoutHeldSecrets(asRotationError(stage, caught), held);
       if (error.retryable) {

@@ -4,10 +4,10 @@ import type { SerializedError } from '../errors';
 import type { AppTicket } from '../rotation/container-app-consumer';
 import type { Confirmation, Propagated, TargetKey } from '../rotation/consumers';
 import type { LifecycleStep } from '../rotation/lifecycle-events';
-import type { Compensation, LiveState, PendingRef, Plan, Promoted, Retired, RotationIds, RotationRef } from '../rotation/stages';
+import type { Compensation, LiveState, PendingRef, Plan, PromoteRequest, Promoted, Retired, RotationIds, RotationRef } from '../rotation/stages';
 import { compactStatus, type RotationStatus, type StageName, type TargetResult } from '../rotation/status';
 import { recordRotation } from '../telemetry/rotation-telemetry';
-import { activityName, type ActivityKind, type Envelope, type RotationRequest } from './contract';
+import { activityName, type ActivityKind, type Announced, type Envelope, type RotationRequest } from './contract';
 
 /** Transient failures (throttling, 5xx, resets) only: permanent ones never reach the policy. */
 export const TRANSIENT_RETRY = Object.assign(new df.RetryOptions(2_000, 5), { backoffCoefficient: 2, maxRetryIntervalInMilliseconds: 60_000 });
@@ -22,18 +22,18 @@ export const CONFIRM_POLL_SECONDS = 10;
 interface StageIO {
   begin: [RotationIds, Plan];
   live: [{ credentialId: string }, LiveState];
-  stage: [RotationRef, { pendingVersion: string; reused: boolean }];
-  apply: [PendingRef, { skipped: boolean }];
+  apply: [PendingRef & { resumed: boolean }, { skipped: boolean }];
   verify: [PendingRef, { latencyMs: number }];
-  promote: [RotationRef & { pendingVersion?: string }, Promoted];
+  promote: [PromoteRequest, Promoted];
   retire: [RotationRef & { liveVersion: string; previousRole: string }, Retired];
   compensate: [RotationRef, Compensation];
 }
 
 /**
- * begin → stage → apply → verify → promote → propagate → confirm → grace → retire.
+ * begin (with stage) → apply → verify → promote → propagate → confirm → grace → retire.
  * Compensate on failure before promote; after promote never roll back: a consumer that
- * still fails leaves the rotation degraded and nothing retired.
+ * still fails leaves the rotation degraded and nothing retired. The stages announce the
+ * started, succeeded and retired events themselves; only the others take a publish activity.
  */
 export function* rotateCredential(context: OrchestrationContext): Generator<Task, RotationStatus, unknown> {
   const request = context.df.getInput<RotationRequest>();
@@ -51,25 +51,24 @@ export function* rotateCredential(context: OrchestrationContext): Generator<Task
 }
 
 function* rotate(context: OrchestrationContext, run: Run, request: RotationRequest): Generator<Task, RotationStatus, unknown> {
-  const plan = yield* run.step('begin', { credentialId: request.credentialId, rotationId: context.df.newGuid(context.df.instanceId) });
+  const plan = yield* run.step('begin', { credentialId: request.credentialId, rotationId: context.df.newGuid(context.df.instanceId) }, 'started');
   Object.assign(run.status, { rotationId: plan.rotationId, role: plan.role });
-  yield* run.notify('started');
   const ids: RotationRef = { credentialId: plan.credentialId, rotationId: plan.rotationId, role: plan.role };
-  let pendingVersion = plan.pendingVersion;
+  const pendingVersion = plan.pendingVersion;
   if (!plan.alreadyPromoted) {
     try {
-      pendingVersion = (yield* run.step('stage', ids)).pendingVersion;
-      yield* run.step('apply', { ...ids, pendingVersion });
-      yield* run.step('verify', { ...ids, pendingVersion });
+      yield* run.step('apply', { ...ids, pendingVersion: pendingVersion!, resumed: plan.staged?.reused === true });
+      yield* run.step('verify', { ...ids, pendingVersion: pendingVersion! });
     } catch (failure) {
       run.fail(failure);
       yield* run.step('compensate', ids);
       throw failure;
     }
   }
-  const promoted = yield* run.step('promote', { ...ids, pendingVersion });
+  const announce = plan.targets.length === 0 ? 'succeeded' : undefined;
+  const promoted = yield* run.step('promote', { ...ids, pendingVersion, alreadyPromoted: plan.alreadyPromoted, previousVersion: plan.liveVersion, keep: plan.keep }, announce);
   Object.assign(run.status, { liveVersion: promoted.liveVersion, previousVersion: promoted.previousVersion });
-  return yield* finish(run, ids, promoted.liveVersion, plan.targets, plan);
+  return yield* finish(run, ids, promoted.liveVersion, plan.targets, plan, announce !== undefined);
 }
 
 /** The live version again, to the targets that missed it: no new password. */
@@ -80,20 +79,18 @@ function* repropagate(run: Run, request: RotationRequest): Generator<Task, Rotat
   return yield* finish(run, { credentialId: live.credentialId, rotationId: live.rotationId, role: live.role }, live.liveVersion, targets, live);
 }
 
-function* finish(run: Run, ids: RotationRef, liveVersion: string, targets: TargetKey[], timing: { liveRole: string; graceMinutes: number; confirmTimeoutMinutes: number }): Generator<Task, RotationStatus, unknown> {
+function* finish(run: Run, ids: RotationRef, liveVersion: string, targets: TargetKey[], timing: { liveRole: string; graceMinutes: number; confirmTimeoutMinutes: number }, succeededAnnounced = false): Generator<Task, RotationStatus, unknown> {
   const confirmed = yield* run.consumers(ids.credentialId, liveVersion, targets, timing.confirmTimeoutMinutes);
   if (!confirmed) {
     run.degrade();
     yield* run.notify('degraded');
     return run.status;
   }
-  yield* run.notify('succeeded');
+  if (!succeededAnnounced) yield* run.notify('succeeded');
   yield* run.grace(timing.graceMinutes);
-  const retired = yield* run.step('retire', { ...ids, liveVersion, previousRole: timing.liveRole });
+  const retired = yield* run.step('retire', { ...ids, liveVersion, previousRole: timing.liveRole }, 'retired');
   if (retired.retiredRole) run.status.retiredLogin = { role: retired.retiredRole, sessions: retired.sessions ?? 0, endedSessions: retired.endedSessions ?? 0 };
-  const done = run.succeed();
-  yield* run.notify('retired');
-  return done;
+  return run.succeed();
 }
 
 class StageFailed extends Error {
@@ -113,14 +110,25 @@ class Run {
     this.status = { credentialId: request.credentialId, reason: request.reason, stage: request.mode === 'propagate' ? 'live' : 'begin', outcome: 'running', stages: [] };
   }
 
-  *step<S extends keyof StageIO>(stage: S, input: StageIO[S][0]): Generator<Task, StageIO[S][1], unknown> {
+  /** Runs one stage's activity; `announce` names the lifecycle event the activity publishes once the stage succeeded. */
+  *step<S extends keyof StageIO>(stage: S, input: StageIO[S][0], announce?: LifecycleStep): Generator<Task, StageIO[S][1], unknown> {
     this.enter(stage);
     const startedAt = this.nowIso();
-    const envelope = yield* this.call<StageIO[S][1]>(stage, input, TRANSIENT_RETRY);
+    // The event's status as if the stage were done: a retired event reports a succeeded rotation.
+    const status = announce === 'retired' ? { ...this.status, stage: 'done' as const, outcome: 'succeeded' as const } : this.status;
+    const sent = announce ? { ...input, announce: { step: announce, status: compactStatus(status), startedAt } } : input;
+    const envelope = yield* this.call<StageIO[S][1]>(stage, sent, TRANSIENT_RETRY);
     const skipped = envelope.ok && (envelope.value as { skipped?: boolean }).skipped === true;
     this.record(stage, envelope.ok ? (skipped ? 'skipped' : 'succeeded') : 'failed', startedAt, envelope.durationMs, envelope.ok ? undefined : envelope.error.code, envelope.attempts);
     if (!envelope.ok) throw new StageFailed(envelope.error);
+    if (stage === 'begin') this.recordStaged(envelope.value as Plan, startedAt);
+    if (envelope.announced) this.recordEvent(envelope.announced, this.nowIso());
     return envelope.value;
+  }
+
+  /** Stage runs inside begin: its own record, so the status still lists every stage of the table. */
+  private recordStaged(plan: Plan, startedAt: string): void {
+    if (plan.staged) this.record('stage', 'succeeded', startedAt, plan.staged.durationMs);
   }
 
   /** Propagate to every target (bounded fan-out, rounds for transient failures), then confirm the Container Apps. */
@@ -208,16 +216,20 @@ class Run {
     results.set(target, { kind: current?.kind ?? kindOf(target), key: target, target: current?.target ?? target, outcome: 'failed', errorCode, message });
   }
 
-  /** Publishes a lifecycle event; a failure is recorded in the status and the rotation goes on. */
+  /** Publishes a lifecycle event no stage announced; a failure is recorded in the status and the rotation goes on. */
   *notify(step: LifecycleStep): Generator<Task, void, unknown> {
     const at = this.nowIso();
     const published = yield* this.call<unknown>('publish', { step, status: this.status }, PUBLISH_RETRY);
-    this.status.events = [...(this.status.events ?? []), { step, at, published: published.ok }];
+    this.recordEvent({ step, published: published.ok, message: published.ok ? undefined : published.error.message }, at);
+  }
+
+  private recordEvent(event: Announced, at: string): void {
+    this.status.events = [...(this.status.events ?? []), { step: event.step, at, published: event.published }];
     this.publish();
-    if (published.ok) return;
-    this.status.unpublished = [...(this.status.unpublished ?? []), step];
+    if (event.published) return;
+    this.status.unpublished = [...(this.status.unpublished ?? []), event.step];
     this.publish();
-    this.log(`rotation ${this.status.rotationId ?? '(not begun)'} of ${this.status.credentialId}: the ${step} event was not published: ${published.error.message}`);
+    this.log(`rotation ${this.status.rotationId ?? '(not begun)'} of ${this.status.credentialId}: the ${event.step} event was not published: ${event.message}`);
   }
 
   *grace(minutes: number): Generator<Task, void, unknown> {
@@ -318,7 +330,7 @@ function kindOf(target: TargetKey): TargetResult['kind'] {
 }
 
 /** A transient failure that outlived the retry policy, with the activity's own message. */
-function exhausted(stage: ActivityKind, error: unknown): SerializedError {
+function exhausted(stage: ActivityKind | StageName, error: unknown): SerializedError {
   return { code: 'retries-exhausted', stage, retryable: true, message: causeMessage(error) };
 }
 

@@ -1,6 +1,6 @@
 import type { Credential } from '../config/schema';
 import { RotationError } from '../errors';
-import type { LoginRules, PostgresTarget } from '../targets/postgres';
+import type { LoginRules, PasswordSettings, PostgresTarget } from '../targets/postgres';
 import { loginRoles } from './strategy';
 
 /**
@@ -9,13 +9,13 @@ import { loginRoles } from './strategy';
  * new password that "does not log in", after the role was changed. Read-only queries.
  */
 export async function checkServerAndRoles(credential: Credential, postgres: PostgresTarget): Promise<void> {
-  await checkScramAccepted(credential, postgres);
-  for (const role of loginRoles(credential)) {
-    const rules = await postgres.loginRules('begin', role);
+  const group = credential.strategy === 'alternating-users' ? credential.postgres.group : undefined;
+  const readiness = await postgres.readiness('begin', loginRoles(credential), group);
+  checkScramAccepted(credential, readiness.settings);
+  for (const [role, rules] of readiness.roles) {
     if (!rules) refuse(credential, 'unknown-role', `role ${role} does not exist on ${credential.postgres.host}`);
     checkRole(credential, role, rules);
-    const group = credential.postgres.group;
-    if (credential.strategy === 'alternating-users' && group && !(await postgres.isMemberOf('begin', role, group))) {
+    if (group && rules.memberOfGroup === false) {
       refuse(credential, 'misconfigured-role', `login ${role} is not a member of group ${group}; run the alternating-users bootstrap or rotator adopt first`);
     }
   }
@@ -26,8 +26,7 @@ export async function checkServerAndRoles(credential: Credential, postgres: Post
  * Database for PostgreSQL also lists the methods it accepts in
  * `azure.accepted_password_auth_method` (https://learn.microsoft.com/azure/postgresql/flexible-server/security-connect-scram).
  */
-async function checkScramAccepted(credential: Credential, postgres: PostgresTarget): Promise<void> {
-  const settings = await postgres.passwordSettings('begin');
+function checkScramAccepted(credential: Credential, settings: PasswordSettings): void {
   if (settings.passwordEncryption !== 'scram-sha-256') {
     refuse(credential, 'scram-not-accepted', `server ${credential.postgres.host} has password_encryption = ${settings.passwordEncryption}; the rotator stores SCRAM-SHA-256 verifiers, so set password_encryption to scram-sha-256`);
   }

@@ -7,7 +7,7 @@ import { checkServerAndRoles } from './begin-checks';
 import { consumerTargets, templateFields, type TargetKey } from './consumers';
 import type { Logger, RotationDeps } from './deps';
 import { generatePassword, scramSha256Verifier } from './password';
-import { isPromotedButUnfinished, isSpentPending, isStalePending, operatorTags, pendingSecretName, rotationIdOf, TAG, type PendingStage } from './state';
+import { isPromotedButUnfinished, isSpentPending, isStalePending, operatorTags, pendingSecretName, rotationIdOf, TAG, type LiveStage, type PendingStage } from './state';
 import { assertLoginRole, liveRoleOf, loginRoles, targetRoleOf } from './strategy';
 import { renderTemplate } from './templates';
 
@@ -42,6 +42,16 @@ export interface Plan extends RotationRef {
   graceMinutes: number;
   targets: TargetKey[];
   confirmTimeoutMinutes: number;
+  /** What begin's stage did: wrote the pending secret, reused this rotation's, or nothing (already promoted). */
+  staged?: { reused: boolean; durationMs: number };
+  /** What promote keeps of the live version it replaces: the operator's tags and the content type. */
+  keep: LiveKeep;
+}
+
+/** Not secret: tags an operator set on the live secret, and its content type. */
+export interface LiveKeep {
+  tags: Record<string, string>;
+  contentType?: string;
 }
 
 interface Scope {
@@ -58,6 +68,12 @@ function scope(deps: RotationDeps, credentialId: string, stage: string, role?: s
   return { credential, vault: deps.vault(credential.keyVault.url), postgres: deps.postgres(credential), pendingName: pendingSecretName(credential), alternating: credential.strategy === 'alternating-users' };
 }
 
+/**
+ * Reads the live secret, any pending one and the role, decides start or resume, then stages:
+ * a new rotation's password is generated here and written to Key Vault as the pending
+ * secret before anything reaches PostgreSQL. Begin and stage share one activity because
+ * stage's "is my pending secret already there?" is exactly what begin has just read.
+ */
 export async function begin(deps: RotationDeps, input: RotationIds, log: Logger): Promise<Plan> {
   const s = scope(deps, input.credentialId, 'begin');
   await checkServerAndRoles(s.credential, s.postgres);
@@ -79,7 +95,7 @@ export async function begin(deps: RotationDeps, input: RotationIds, log: Logger)
   const role = pending ? pending.tags[TAG.role] : alreadyPromoted ? liveRole : targetRoleOf(s.credential, live);
   const liveAuthenticates = live && !pending && !alreadyPromoted ? await s.postgres.canLogin('begin', liveRole, await s.vault.value('begin', live.name, live.version)) : null;
   if (liveAuthenticates === false) log.warn(`begin: the live secret ${live?.name} version ${live?.version} does not log in as ${liveRole}; this rotation will repair it`);
-  return {
+  const plan: Plan = {
     credentialId: s.credential.id,
     rotationId,
     role,
@@ -93,7 +109,20 @@ export async function begin(deps: RotationDeps, input: RotationIds, log: Logger)
     graceMinutes: s.credential.graceMinutes,
     targets: consumerTargets(s.credential),
     confirmTimeoutMinutes: s.credential.confirmTimeoutMinutes,
+    keep: { tags: operatorTags(live), contentType: live?.contentType },
   };
+  if (!alreadyPromoted) await stage(s, plan, pending);
+  return plan;
+}
+
+/** Writes the pending secret, or reuses the one this rotation already wrote. */
+async function stage(s: Scope, plan: Plan, pending: SecretVersionInfo | undefined): Promise<void> {
+  const started = performance.now();
+  if (!pending) {
+    const written = await s.vault.write('stage', s.pendingName, generatePassword(s.credential.password.length), { tags: pendingTags(s, plan, 'staged') });
+    plan.pendingVersion = written.version;
+  }
+  plan.staged = { reused: pending !== undefined, durationMs: Math.round(performance.now() - started) };
 }
 
 /** With alternating users, the login a promoted rotation replaced is the other one. */
@@ -101,26 +130,19 @@ function previousRoleOf(s: Scope, role: string): string {
   return loginRoles(s.credential).find((r) => r !== role) ?? role;
 }
 
-export async function stage(deps: RotationDeps, input: RotationRef): Promise<{ pendingVersion: string; reused: boolean }> {
-  const s = scope(deps, input.credentialId, 'stage', input.role);
-  const pending = await s.vault.latest('stage', s.pendingName);
-  if (pending && rotationIdOf(pending) === input.rotationId && !isSpentPending(pending, undefined)) return { pendingVersion: pending.version, reused: true };
-  // A spent copy (recovered from soft delete by an earlier attempt of this write) is overwritten.
-  if (pending && !isSpentPending(pending, undefined)) throw new RotationError({ code: 'foreign-pending-secret', stage: 'stage', message: `secret ${s.pendingName} belongs to rotation ${rotationIdOf(pending) ?? '(none)'}` });
-  const written = await s.vault.write('stage', s.pendingName, generatePassword(s.credential.password.length), { tags: pendingTags(s, input, 'staged') });
-  return { pendingVersion: written.version, reused: false };
-}
-
 export interface PendingRef extends RotationRef {
   pendingVersion: string;
 }
 
-export async function apply(deps: RotationDeps, input: PendingRef): Promise<{ skipped: boolean }> {
+/**
+ * `resumed`: the pending secret came from an earlier run, which may already have applied it,
+ * so a login with it is tried first. A fresh pending secret cannot be in PostgreSQL yet.
+ */
+export async function apply(deps: RotationDeps, input: PendingRef & { resumed?: boolean }): Promise<{ skipped: boolean }> {
   const s = scope(deps, input.credentialId, 'apply', input.role);
   const password = await s.vault.value('apply', s.pendingName, input.pendingVersion);
-  const skipped = await s.postgres.canLogin('apply', input.role, password);
+  const skipped = input.resumed === true && (await s.postgres.canLogin('apply', input.role, password));
   if (!skipped) await s.postgres.setPasswordVerifier('apply', input.role, await scramSha256Verifier(password), { login: s.alternating });
-  await s.vault.setTags('apply', s.pendingName, input.pendingVersion, pendingTags(s, input, 'applied'));
   return { skipped };
 }
 
@@ -146,34 +168,71 @@ export interface Promoted {
   skipped: boolean;
 }
 
-export async function promote(deps: RotationDeps, input: RotationRef & { pendingVersion?: string }): Promise<Promoted> {
+/**
+ * Writes the pending value as the new live version, then the derived secrets, then deletes
+ * the pending secret (without waiting: the next write of that name is a rotation later).
+ * `alreadyPromoted` (begin found the live version carrying this rotation id) skips the write.
+ * A promote retried after its write landed writes the same value again; retire disables
+ * every version but the live one, so the extra version never outlives the rotation.
+ */
+export async function promote(deps: RotationDeps, input: PromoteRequest): Promise<Promoted> {
   const s = scope(deps, input.credentialId, 'promote', input.role);
-  const live = await s.vault.latest('promote', s.credential.keyVault.secret);
+  if (!input.alreadyPromoted && !input.pendingVersion) throw new RotationError({ code: 'nothing-to-promote', stage: 'promote', message: `rotation ${input.rotationId} has no pending version to promote` });
+  // A promote run again after its delete landed finds no pending secret: the live one is ours.
+  const password = input.alreadyPromoted ? undefined : await pendingValue(s, input.pendingVersion!);
   let promoted: Promoted;
-  if (live && rotationIdOf(live) === input.rotationId) {
+  if (password === undefined) {
+    const live = await s.vault.latest('promote', s.credential.keyVault.secret);
+    if (!live || rotationIdOf(live) !== input.rotationId) throw new RotationError({ code: 'nothing-to-promote', stage: 'promote', message: `rotation ${input.rotationId} has no pending secret left and the live secret ${s.credential.keyVault.secret} carries rotation ${rotationIdOf(live) ?? '(none)'}` });
     promoted = { liveVersion: live.version, skipped: true };
   } else {
-    if (!input.pendingVersion) throw new RotationError({ code: 'nothing-to-promote', stage: 'promote', message: `rotation ${input.rotationId} has no pending version to promote` });
-    const password = await s.vault.value('promote', s.pendingName, input.pendingVersion);
     const now = deps.now();
     const written = await s.vault.write('promote', s.credential.keyVault.secret, password, {
-      tags: { ...operatorTags(live), [TAG.rotationId]: input.rotationId, [TAG.credential]: s.credential.id, [TAG.role]: input.role, [TAG.rotatedAt]: now.toISOString(), [TAG.stage]: 'promoted' },
+      tags: { ...input.keep?.tags, [TAG.rotationId]: input.rotationId, [TAG.credential]: s.credential.id, [TAG.role]: input.role, [TAG.rotatedAt]: now.toISOString(), [TAG.stage]: liveStageAtPromote(s) },
       expiresOn: new Date(now.getTime() + s.credential.validityDays * 86_400_000),
-      contentType: live?.contentType,
+      contentType: input.keep?.contentType,
     });
-    promoted = { liveVersion: written.version, previousVersion: live?.version, skipped: false };
+    promoted = { liveVersion: written.version, previousVersion: input.previousVersion, skipped: false };
   }
   await writeDerived(deps, s, input.rotationId, promoted.liveVersion);
-  await removePending(s, 'promote', input.rotationId, 'consumed');
+  if (input.pendingVersion) await s.vault.remove('promote', s.pendingName, { wait: false });
   return promoted;
 }
 
-/** Marks our pending secret spent before deleting it, so a copy recovered from soft delete is never resumed. */
-async function removePending(s: Scope, stage: string, rotationId: string, spent: 'consumed' | 'aborted'): Promise<boolean> {
-  const pending = await s.vault.latest(stage, s.pendingName);
+/** The pending value, or undefined when the pending secret is gone (deleted by this promote's earlier run). */
+async function pendingValue(s: Scope, version: string): Promise<string | undefined> {
+  try {
+    return await s.vault.value('promote', s.pendingName, version);
+  } catch (error) {
+    if (error instanceof RotationError && error.code === 'secret-not-found') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * A single user without consumers has nothing a resumed run would still owe once the live
+ * version is written: the old password stopped working at apply, and retire only disables
+ * old versions, which the next rotation's retire does too. Its live version is complete at
+ * once, which spares retire a tag write. Otherwise it is promoted until retire.
+ */
+function liveStageAtPromote(s: Scope): LiveStage {
+  return !s.alternating && consumerTargets(s.credential).length === 0 ? 'complete' : 'promoted';
+}
+
+export interface PromoteRequest extends RotationRef {
+  pendingVersion?: string;
+  alreadyPromoted?: boolean;
+  /** The live version begin read, which this promote replaces. */
+  previousVersion?: string;
+  keep?: LiveKeep;
+}
+
+/** Marks our pending secret aborted before deleting it, so a copy recovered from soft delete is never resumed. */
+async function abortPending(s: Scope, rotationId: string): Promise<boolean> {
+  const pending = await s.vault.latest('compensate', s.pendingName);
   if (!pending || rotationIdOf(pending) !== rotationId) return false;
-  if (pending.tags[TAG.stage] !== spent) await s.vault.setTags(stage, s.pendingName, pending.version, { ...pending.tags, [TAG.stage]: spent });
-  return s.vault.remove(stage, s.pendingName);
+  if (pending.tags[TAG.stage] !== 'aborted') await s.vault.setTags('compensate', s.pendingName, pending.version, { ...pending.tags, [TAG.stage]: 'aborted' });
+  return s.vault.remove('compensate', s.pendingName);
 }
 
 /** Derived secrets follow the live version; one already written by this rotation is left alone. */
@@ -228,15 +287,24 @@ export interface Retired {
  */
 export async function retire(deps: RotationDeps, input: RotationRef & { liveVersion: string; previousRole: string }): Promise<Retired> {
   const s = scope(deps, input.credentialId, 'retire', input.role);
-  const retired: Retired = { disabledVersions: await s.vault.disableOtherVersions('retire', s.credential.keyVault.secret, input.liveVersion) };
+  const versions = await s.vault.versions('retire', s.credential.keyVault.secret);
+  const older = versions.filter((v) => v.enabled && v.version !== input.liveVersion);
+  const retired: Retired = { disabledVersions: await s.vault.disable('retire', s.credential.keyVault.secret, older.map((v) => v.version)) };
   if (s.alternating && input.previousRole !== input.role) {
     assertLoginRole(s.credential, input.previousRole, 'retire');
     const { sessions, ended } = await s.postgres.retireLogin('retire', input.previousRole, s.credential.retireSessions === 'end');
     Object.assign(retired, { retiredRole: input.previousRole, sessions, endedSessions: ended });
   }
-  const live = await s.vault.latest('retire', s.credential.keyVault.secret);
+  // The listing carries every version's tags: the live one is marked complete while it is the newest.
+  const live = newest(versions, input.liveVersion);
   if (live?.version === input.liveVersion && live.tags[TAG.stage] !== 'complete') await s.vault.setTags('retire', live.name, live.version, { ...live.tags, [TAG.stage]: 'complete' });
   return retired;
+}
+
+/** Key Vault's `created` has one-second precision: on a tie, the version this rotation knows as live. */
+function newest(versions: SecretVersionInfo[], live: string): SecretVersionInfo | undefined {
+  const later = (v: SecretVersionInfo, than: SecretVersionInfo) => (v.createdOn ?? '') > (than.createdOn ?? '') || (v.createdOn === than.createdOn && v.version === live);
+  return versions.reduce<SecretVersionInfo | undefined>((a, v) => (!a || later(v, a) ? v : a), undefined);
 }
 
 export interface Compensation {
@@ -260,7 +328,7 @@ export async function compensate(deps: RotationDeps, input: RotationRef, log: Lo
     if (ours && input.role !== liveRoleOf(s.credential, live)) result.cleared = await clearIfApplied(s, input.role, ours, true);
   } else if (live) result.restored = await restoreLive(s, input.role, live);
   else if (ours) result.cleared = await clearIfApplied(s, input.role, ours, false);
-  if (ours) result.pendingRemoved = await removePending(s, 'compensate', input.rotationId, 'aborted');
+  if (ours) result.pendingRemoved = await abortPending(s, input.rotationId);
   log.info(`compensate: role ${input.role} restored=${result.restored} cleared=${result.cleared} pendingRemoved=${result.pendingRemoved}`);
   return result;
 }

@@ -11,13 +11,18 @@ export const TAG = {
 } as const;
 
 /**
- * On the pending secret. `consumed` (promote copied it to the live secret) and `aborted`
- * (compensate undid it) are set before it is deleted: a soft-deleted copy recovered by a
- * later rotation's write then reads as a leftover, not as work to resume.
+ * On the pending secret. `aborted` (compensate undid it) is set before it is deleted, and
+ * `consumed` was set by promote before this version; either way a soft-deleted copy recovered
+ * by a later rotation's write reads as a leftover, not as work to resume. Promote no longer
+ * spends a write on `consumed`: a copy it deleted carries the live version's rotation id, and
+ * begin recovers nothing while that rotation is unfinished (see isSpentPending).
  */
 export type PendingStage = 'staged' | 'applied' | 'consumed' | 'aborted';
 
-/** On the live version: promoted until every consumer is confirmed and the old credential retired. */
+/**
+ * On the live version: promoted until every consumer is confirmed and the old credential
+ * retired; a single user without consumers owes nothing after promote and is complete at once.
+ */
 export type LiveStage = 'promoted' | 'complete';
 
 export function isPromotedButUnfinished(live: Pick<SecretVersionInfo, 'tags'> | undefined): boolean {

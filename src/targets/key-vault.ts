@@ -2,6 +2,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { SecretClient, SecretClientOptions, SecretProperties } from '@azure/keyvault-secrets';
 import { isTransient, RotationError } from '../errors';
 import { holdSecret } from '../held-secrets';
+import { forgetSecret, recallLatest, recallVersion, rememberLatest, rememberVersion } from './secret-memory';
 
 /** What the rest of the service may see of a secret version: never its value. */
 export interface SecretVersionInfo {
@@ -41,21 +42,54 @@ export class KeyVaultSecrets {
     try {
       const secret = await this.client.getSecret(name);
       holdSecret(secret.value);
-      return describe(secret.properties);
+      const info = describe(secret.properties);
+      // The value came with the metadata: a stage that needs it next does not read it again.
+      if (secret.value !== undefined && info.enabled) rememberVersion(this.vaultUrl, name, info.version, secret.value);
+      return info;
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw classifyKeyVaultError(stage, `reading secret ${name}`, error);
     }
   }
 
-  /** The value of a version (the latest when no version is given). */
+  /** The value of a version (the latest when no version is given); a version this worker already holds is not read again. */
   async value(stage: string, name: string, version?: string): Promise<string> {
+    const remembered = version === undefined ? undefined : recallVersion(this.vaultUrl, name, version);
+    if (remembered !== undefined) {
+      holdSecret(remembered);
+      return remembered;
+    }
+    return (await this.read(stage, name, version)).value;
+  }
+
+  /**
+   * The latest value, read at most every few minutes (the admin login's password, read for
+   * every admin session otherwise). A caller whose login it fails calls `forget` and reads again.
+   */
+  async recentValue(stage: string, name: string): Promise<string> {
+    const remembered = recallLatest(this.vaultUrl, name);
+    if (remembered !== undefined) {
+      holdSecret(remembered);
+      return remembered;
+    }
+    const secret = await this.read(stage, name);
+    rememberLatest(this.vaultUrl, name, secret.version, secret.value);
+    return secret.value;
+  }
+
+  forget(name: string): void {
+    forgetSecret(this.vaultUrl, name);
+  }
+
+  private async read(stage: string, name: string, version?: string): Promise<{ value: string; version: string }> {
     const what = `reading secret ${name} version ${version ?? '(latest)'}`;
     try {
       const secret = await this.client.getSecret(name, { version });
       if (secret.value === undefined) throw new RotationError({ code: 'secret-empty', stage, message: `${what}: no value` });
       holdSecret(secret.value);
-      return secret.value;
+      const read = describe(secret.properties).version;
+      rememberVersion(this.vaultUrl, name, read, secret.value);
+      return { value: secret.value, version: read };
     } catch (error) {
       throw classifyKeyVaultError(stage, what, error);
     }
@@ -64,15 +98,19 @@ export class KeyVaultSecrets {
   /** Writes a new version; a soft-deleted name is recovered first, since Key Vault refuses to reuse it. */
   async write(stage: string, name: string, value: string, options: WriteOptions): Promise<SecretVersionInfo> {
     holdSecret(value);
-    const set = () => this.client.setSecret(name, value, { tags: options.tags, expiresOn: options.expiresOn, contentType: options.contentType ?? 'text/plain' });
+    const set = async () => {
+      const written = describe((await this.client.setSecret(name, value, { tags: options.tags, expiresOn: options.expiresOn, contentType: options.contentType ?? 'text/plain' })).properties);
+      rememberVersion(this.vaultUrl, name, written.version, value);
+      return written;
+    };
     try {
       try {
-        return describe((await set()).properties);
+        return await set();
       } catch (error) {
         if (!isDeletedButRecoverable(error)) throw error;
         const poller = await this.client.beginRecoverDeletedSecret(name, { intervalInMs: this.pollIntervalMs });
         await poller.pollUntilDone();
-        return describe((await set()).properties);
+        return await set();
       }
     } catch (error) {
       throw classifyKeyVaultError(stage, `writing secret ${name}`, error);
@@ -87,11 +125,17 @@ export class KeyVaultSecrets {
     }
   }
 
-  /** Soft-deletes the secret and waits until the deletion is complete; absent is fine. */
-  async remove(stage: string, name: string): Promise<boolean> {
+  /**
+   * Soft-deletes the secret; absent is fine. With `wait` (the default) it returns once the
+   * deletion is complete, for a caller that writes the name again at once. Without it, the
+   * one DELETE: a later write that meets the deletion still in progress gets Key Vault's
+   * 409 ObjectIsBeingDeleted, which is retried.
+   */
+  async remove(stage: string, name: string, options: { wait?: boolean } = {}): Promise<boolean> {
+    forgetSecret(this.vaultUrl, name);
     try {
       const poller = await this.client.beginDeleteSecret(name, { intervalInMs: this.pollIntervalMs });
-      await poller.pollUntilDone();
+      if (options.wait !== false) await poller.pollUntilDone();
       return true;
     } catch (error) {
       if (statusOf(error) === 404) return false;
@@ -121,19 +165,16 @@ export class KeyVaultSecrets {
     }
   }
 
-  /** Disables every enabled version except `keep`; returns the versions it disabled. */
-  async disableOtherVersions(stage: string, name: string, keep: string): Promise<string[]> {
-    const disabled: string[] = [];
-    for (const v of await this.versions(stage, name)) {
-      if (v.version === keep || !v.enabled) continue;
+  /** Disables the given versions; returns them. */
+  async disable(stage: string, name: string, versions: string[]): Promise<string[]> {
+    for (const version of versions) {
       try {
-        await this.client.updateSecretProperties(name, v.version, { enabled: false });
+        await this.client.updateSecretProperties(name, version, { enabled: false });
       } catch (error) {
-        throw classifyKeyVaultError(stage, `disabling secret ${name} version ${v.version}`, error);
+        throw classifyKeyVaultError(stage, `disabling secret ${name} version ${version}`, error);
       }
-      disabled.push(v.version);
     }
-    return disabled;
+    return versions;
   }
 }
 

@@ -20,6 +20,8 @@ export interface PostgresEndpoint {
 export interface AdminLogin {
   user: string;
   password: () => Promise<string>;
+  /** Drops a remembered password that the server refused, so the next call reads it afresh. */
+  forget?: () => void;
 }
 
 export const ENTRA_POSTGRES_SCOPE = 'https://ossrdbms-aad.database.windows.net/.default';
@@ -47,6 +49,12 @@ export interface PasswordSettings {
   azureAccepted: string | null;
 }
 
+export interface Readiness {
+  settings: PasswordSettings;
+  /** Per role: its login rules and, when a group was asked about, whether it is a member; undefined: no such role. */
+  roles: Map<string, (LoginRules & { memberOfGroup?: boolean }) | undefined>;
+}
+
 // A fixed first key keeps our advisory locks apart from the application's own.
 const LOCK_NAMESPACE = 0x526f74;
 const APPLICATION_NAME = 'credential-rotator';
@@ -63,31 +71,15 @@ export const ROTATION_ADMIN_ROLE = 'credential_rotation_admin';
 export class PostgresTarget {
   constructor(private readonly endpoint: PostgresEndpoint, private readonly admin: AdminLogin) {}
 
-  /** What decides whether the role may log in at all, whatever its password; undefined when there is no such role. */
-  async loginRules(stage: string, role: string): Promise<LoginRules | undefined> {
-    return this.asAdmin(stage, `reading role ${role}`, async (client) => {
-      const result = await client.query<LoginRules>(
-        `SELECT rolcanlogin AS "canLogin", rolconnlimit AS "connectionLimit", rolvaliduntil::text AS "validUntil",
-                coalesce(rolvaliduntil < now(), false) AS expired
-           FROM pg_catalog.pg_roles WHERE rolname = $1`,
-        [role],
-      );
-      return result.rows[0];
-    });
-  }
-
-  /**
-   * The server's password settings: `password_encryption`, and on Azure Database for
-   * PostgreSQL `azure.accepted_password_auth_method` (null elsewhere), which lists the
-   * methods logins may use.
-   */
-  async passwordSettings(stage: string): Promise<PasswordSettings> {
-    return this.asAdmin(stage, 'reading the password settings', async (client) => {
-      const result = await client.query<PasswordSettings>(
-        `SELECT current_setting('password_encryption') AS "passwordEncryption",
-                current_setting('azure.accepted_password_auth_method', true) AS "azureAccepted"`,
-      );
-      return result.rows[0];
+  /** Everything begin checks before a rotation, in one admin session rather than one per question. */
+  async readiness(stage: string, roles: readonly string[], group?: string): Promise<Readiness> {
+    return this.asAdmin(stage, `reading the password settings and role${roles.length > 1 ? 's' : ''} ${roles.join(', ')}`, async (client) => {
+      const readiness: Readiness = { settings: await readPasswordSettings(client), roles: new Map() };
+      for (const role of roles) {
+        const rules = await readLoginRules(client, role);
+        readiness.roles.set(role, rules && { ...rules, memberOfGroup: group === undefined ? undefined : await readMembership(client, role, group) });
+      }
+      return readiness;
     });
   }
 
@@ -128,14 +120,6 @@ export class PostgresTarget {
     });
   }
 
-  /** Whether `login` is a member of `group`, so objects it creates can belong to the group. */
-  async isMemberOf(stage: string, login: string, group: string): Promise<boolean> {
-    return this.asAdmin(stage, `reading the membership of ${login} in ${group}`, async (client) => {
-      const result = await client.query('SELECT pg_has_role($1, $2, $3) AS member', [login, group, 'MEMBER']);
-      return result.rows[0]?.member === true;
-    });
-  }
-
   /** True when the role logs in with the password; false when the server refuses it. */
   async canLogin(stage: string, role: string, password: string): Promise<boolean> {
     holdSecret(password);
@@ -172,8 +156,16 @@ export class PostgresTarget {
     return { latencyMs: Math.round(performance.now() - started) };
   }
 
-  private asAdmin<T>(stage: string, what: string, work: (client: Client) => Promise<T>): Promise<T> {
-    return withSession(this.endpoint, { user: this.admin.user, password: this.admin.password, database: ADMIN_DATABASE, applicationName: APPLICATION_NAME }, stage, what, work);
+  /** A remembered admin password the server refuses was changed meanwhile: read it again, once. */
+  private async asAdmin<T>(stage: string, what: string, work: (client: Client) => Promise<T>): Promise<T> {
+    const session = () => withSession(this.endpoint, { user: this.admin.user, password: this.admin.password, database: ADMIN_DATABASE, applicationName: APPLICATION_NAME }, stage, what, work);
+    try {
+      return await session();
+    } catch (error) {
+      if (!this.admin.forget || !(error instanceof RotationError) || error.code !== 'login-refused') throw error;
+      this.admin.forget();
+      return session();
+    }
   }
 
   private asRole<T>(stage: string, role: string, password: string, work: (client: Client) => Promise<T>): Promise<T> {
@@ -183,6 +175,29 @@ export class PostgresTarget {
   private session<T>(stage: string, what: string, login: Pick<ClientConfig, 'user' | 'password'>, work: (client: Client) => Promise<T>): Promise<T> {
     return withSession(this.endpoint, { ...login, applicationName: APPLICATION_NAME }, stage, what, work);
   }
+}
+
+async function readLoginRules(client: Client, role: string): Promise<LoginRules | undefined> {
+  const result = await client.query<LoginRules>(
+    `SELECT rolcanlogin AS "canLogin", rolconnlimit AS "connectionLimit", rolvaliduntil::text AS "validUntil",
+            coalesce(rolvaliduntil < now(), false) AS expired
+       FROM pg_catalog.pg_roles WHERE rolname = $1`,
+    [role],
+  );
+  return result.rows[0];
+}
+
+async function readPasswordSettings(client: Client): Promise<PasswordSettings> {
+  const result = await client.query<PasswordSettings>(
+    `SELECT current_setting('password_encryption') AS "passwordEncryption",
+            current_setting('azure.accepted_password_auth_method', true) AS "azureAccepted"`,
+  );
+  return result.rows[0];
+}
+
+async function readMembership(client: Client, login: string, group: string): Promise<boolean> {
+  const result = await client.query('SELECT pg_has_role($1, $2, $3) AS member', [login, group, 'MEMBER']);
+  return result.rows[0]?.member === true;
 }
 
 async function inTransaction(client: Client, work: () => Promise<void>): Promise<void> {

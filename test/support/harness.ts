@@ -7,6 +7,7 @@ import type { PostgresMajor } from '../../src/local/embedded-postgres';
 import { secretNameFor, startLocalEnvironment, type LocalCredentialSpec, type LocalEnvironment } from '../../src/local/environment';
 import { expect } from 'vitest';
 import { HostCrashedError } from '../../src/local/durable-host';
+import { forgetWorkerMemory } from '../../src/targets/secret-memory';
 import { CrashPlan, isSimulatedCrash } from './crash';
 
 export interface Harness {
@@ -88,6 +89,8 @@ export async function startHarness(specs: LocalCredentialSpec[], options: { post
       expect(harness.crash.pending).toBe(false);
       harness.crash.disarm();
       env.vault.clearFaults();
+      // The worker died: what it remembered of Key Vault is gone with it.
+      forgetWorkerMemory();
       if (mode === 'fresh') return harness.rotate(harness.newHost(), credentialId);
       const second = harness.newHost(first.exportState());
       second.resume();
