@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RotationError } from '../src/errors';
+import { vaultRequest } from '../src/local/emulators/key-vault';
 import { secretNameFor } from '../src/local/environment';
 import { startHarness, type Harness } from './support/harness';
 
@@ -10,6 +11,7 @@ describe('invariant 6: a failure before promote is compensated', () => {
       { id: 'probe-db', role: 'probe_app', probeQuery: 'SELECT * FROM table_that_does_not_exist' },
       { id: 'denied-db', role: 'denied_app' },
       { id: 'flaky-db', role: 'flaky_app' },
+      { id: 'unstaged-db', role: 'unstaged_app' },
     ]);
   });
   afterAll(() => h?.stop());
@@ -35,6 +37,17 @@ describe('invariant 6: a failure before promote is compensated', () => {
     expect(result.custom.stages.map((s) => `${s.stage}:${s.outcome}`)).toEqual(['begin:succeeded', 'stage:succeeded', 'apply:succeeded', 'verify:failed', 'compensate:succeeded']);
     expect(await h.login('probe_app', pendingPassword)).toBe('refused 28P01');
     await expectCompensated('probe-db', 'probe_app')();
+  });
+
+  it('when Key Vault refuses the pending secret inside begin, then the failure is stage\'s, nothing reached PostgreSQL and there is nothing to compensate', async () => {
+    h.env.vault.inject({ match: vaultRequest({ operation: 'setSecret', name: `${secretNameFor('unstaged-db')}-pending` }), status: 403, times: 1 });
+    const result = await h.rotate(h.newHost(), 'unstaged-db');
+
+    expect(result.status.runtimeStatus).toBe('Failed');
+    expect(result.custom.error).toMatchObject({ code: 'key-vault-forbidden', stage: 'stage', retryable: false });
+    expect(result.custom.stages.map((s) => `${s.stage}:${s.outcome}`)).toEqual(['stage:failed']);
+    expect(h.env.vault.versions(`${secretNameFor('unstaged-db')}-pending`)).toHaveLength(0);
+    await expectCompensated('unstaged-db', 'unstaged_app')();
   });
 
   it('when the rotator may not alter the role, then apply fails at once with the permission error, and the live password keeps working', async () => {

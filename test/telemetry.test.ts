@@ -18,14 +18,13 @@ describe('telemetry: a span per rotation and per stage, metrics, never a value',
     h = await startHarness([
       { id: 'traced-db', role: 'traced_app', github: [{ repo: 'acme/traced', secret: 'DB_PASSWORD' }], containerApps: [{ app: 'traced-api' }] },
       { id: 'crashed-db', role: 'crashed_app' },
-      { id: 'refused-db', role: 'refused_app' },
+      { id: 'refused-db', role: 'refused_app', probeQuery: 'SELECT * FROM nowhere' },
       { id: 'sick-db', role: 'sick_app', containerApps: [{ app: 'sick-api', revisions: [{ name: 'sick-api--r1', outcome: 'Unhealthy' }] }] },
     ]);
-    // Five 503s outlast the SDK's four tries: the stage activity runs a second time.
+    // Five 503s outlast the SDK's four tries: begin's activity, which stages, runs a second time.
     h.env.vault.inject({ match: vaultRequest({ operation: 'setSecret', name: `${secretNameFor('traced-db')}-pending` }), status: 503, times: 5 });
     results.traced = await h.rotate(h.newHost(), 'traced-db');
     results.crashed = await h.crashAndRecover('crashed-db', { method: 'setPasswordVerifier', call: 1 }, 'replay');
-    h.env.vault.inject({ match: vaultRequest({ operation: 'setSecret', name: `${secretNameFor('refused-db')}-pending` }), status: 403, times: 1 });
     results.refused = await h.rotate(h.newHost(), 'refused-db');
     results.sick = await h.rotate(h.newHost(), 'sick-db');
   });
@@ -60,7 +59,7 @@ describe('telemetry: a span per rotation and per stage, metrics, never a value',
 
   it('when a stage is retried after a transient failure, then its span counts the attempts', () => {
     const attempts = Object.fromEntries(childrenOf(rootOf('traced-db')).map((s) => [s.attributes[ATTR.stage], s.attributes[ATTR.attempts]]));
-    expect(attempts).toMatchObject({ begin: 1, stage: 2, apply: 1, verify: 1, promote: 1, propagate: 1, retire: 1 });
+    expect(attempts).toMatchObject({ begin: 2, stage: 2, apply: 1, verify: 1, promote: 1, propagate: 1, retire: 1 });
     expect(attempts.confirm).toBeGreaterThanOrEqual(1);
     expect(results.traced.custom.stages.find((s) => s.stage === 'stage')?.attempts).toBe(2);
   });
@@ -85,10 +84,12 @@ describe('telemetry: a span per rotation and per stage, metrics, never a value',
     const children = childrenOf(root);
     expect(children.map((s) => [s.name, s.attributes[ATTR.outcome]])).toEqual([
       [SPAN.stage('begin'), 'succeeded'],
-      [SPAN.stage('stage'), 'failed'],
+      [SPAN.stage('stage'), 'succeeded'],
+      [SPAN.stage('apply'), 'succeeded'],
+      [SPAN.stage('verify'), 'failed'],
       [SPAN.stage('compensate'), 'succeeded'],
     ]);
-    expect(children[1].status.code).toBe(SpanStatusCode.ERROR);
+    expect(children[3].status.code).toBe(SpanStatusCode.ERROR);
     await telemetry.collect();
     const rotations = telemetry.points(METRIC.rotations).map((p) => [p.attributes[ATTR.credentialId], p.attributes[ATTR.outcome], p.value]);
     expect(rotations).toEqual(expect.arrayContaining([['traced-db', 'succeeded', 1], ['crashed-db', 'succeeded', 1], ['refused-db', 'failed', 1], ['sick-db', 'degraded', 1]]));

@@ -118,17 +118,18 @@ class Run {
     const status = announce === 'retired' ? { ...this.status, stage: 'done' as const, outcome: 'succeeded' as const } : this.status;
     const sent = announce ? { ...input, announce: { step: announce, status: compactStatus(status), startedAt } } : input;
     const envelope = yield* this.call<StageIO[S][1]>(stage, sent, TRANSIENT_RETRY);
-    const skipped = envelope.ok && (envelope.value as { skipped?: boolean }).skipped === true;
-    this.record(stage, envelope.ok ? (skipped ? 'skipped' : 'succeeded') : 'failed', startedAt, envelope.durationMs, envelope.ok ? undefined : envelope.error.code, envelope.attempts);
-    if (!envelope.ok) throw new StageFailed(envelope.error);
-    if (stage === 'begin') this.recordStaged(envelope.value as Plan, startedAt);
+    if (!envelope.ok) {
+      // Stage runs inside begin's activity: a failure there is recorded as stage's.
+      this.record(stage === 'begin' && envelope.error.stage === 'stage' ? 'stage' : stage, 'failed', startedAt, envelope.durationMs, envelope.error.code, envelope.attempts);
+      throw new StageFailed(envelope.error);
+    }
+    const skipped = (envelope.value as { skipped?: boolean }).skipped === true;
+    this.record(stage, skipped ? 'skipped' : 'succeeded', startedAt, envelope.durationMs, undefined, envelope.attempts);
+    // Its own record, so the status still lists every stage of the table; it ran as often as begin did.
+    const staged = stage === 'begin' ? (envelope.value as Plan).staged : undefined;
+    if (staged) this.record('stage', 'succeeded', startedAt, staged.durationMs, undefined, envelope.attempts);
     if (envelope.announced) this.recordEvent(envelope.announced, this.nowIso());
     return envelope.value;
-  }
-
-  /** Stage runs inside begin: its own record, so the status still lists every stage of the table. */
-  private recordStaged(plan: Plan, startedAt: string): void {
-    if (plan.staged) this.record('stage', 'succeeded', startedAt, plan.staged.durationMs);
   }
 
   /** Propagate to every target (bounded fan-out, rounds for transient failures), then confirm the Container Apps. */
@@ -329,9 +330,13 @@ function kindOf(target: TargetKey): TargetResult['kind'] {
   return target.startsWith('github:') ? 'github' : 'container-app';
 }
 
-/** A transient failure that outlived the retry policy, with the activity's own message. */
+/**
+ * A transient failure that outlived the retry policy, with the activity's own message. The
+ * message opens with the stage that raised it, which for begin's activity may be stage.
+ */
 function exhausted(stage: ActivityKind | StageName, error: unknown): SerializedError {
-  return { code: 'retries-exhausted', stage, retryable: true, message: causeMessage(error) };
+  const message = causeMessage(error);
+  return { code: 'retries-exhausted', stage: stage === 'begin' && message.startsWith('stage: ') ? 'stage' : stage, retryable: true, message };
 }
 
 /**
