@@ -5,9 +5,9 @@ import type { RotationStatus } from '../src/rotation/status';
 import { startHarness, type Harness } from './support/harness';
 
 const CRASH_POINTS = [
-  { after: 'begin', method: 'canLogin', call: 1 },
+  { after: 'begin', method: 'latest', call: 2 },
   { after: 'stage', method: 'write', call: 1 },
-  { after: 'ALTER ROLE inside apply', method: 'setPasswordVerifier', call: 1 },
+  { after: 'ALTER ROLE inside apply', method: 'setPasswordChecked', call: 1 },
   { after: 'verify', method: 'probe', call: 1 },
   { after: 'promote', method: 'remove', call: 1 },
   { after: 'the NOLOGIN inside retire', method: 'retireLogin', call: 1 },

@@ -59,17 +59,17 @@ describe('invariant 2: at every instant some secret in Key Vault authenticates',
 
   it('single user: after every step either the live or the pending secret logs in, and only the pending one between apply and promote', async () => {
     const seen = await watch('watched-db', () => 'watched_app');
-    expect(seen.map((o) => o.after)).toEqual(expect.arrayContaining(['vault.write', 'postgres.setPasswordVerifier', 'postgres.probe', 'vault.remove', 'vault.disable']));
+    expect(seen.map((o) => o.after)).toEqual(expect.arrayContaining(['vault.write', 'postgres.setPasswordChecked', 'postgres.probe', 'vault.remove', 'vault.disable']));
     expect(seen.filter((o) => o.live !== 'accepted' && o.pending !== 'accepted')).toEqual([]);
     const window = seen.filter((o) => o.live !== 'accepted');
     expect(window.length).toBeGreaterThan(0);
     expect(window.every((o) => o.pending === 'accepted')).toBe(true);
-    expect(window[0].after).toBe('postgres.setPasswordVerifier');
+    expect(window[0].after).toBe('postgres.setPasswordChecked');
   });
 
   it('alternating users: after every step the live secret itself logs in', async () => {
     const seen = await watch('watched-alt-db', (tags) => tags.role);
-    expect(seen.map((o) => o.after)).toEqual(expect.arrayContaining(['vault.write', 'postgres.setPasswordVerifier', 'postgres.probe', 'vault.remove', 'postgres.retireLogin']));
+    expect(seen.map((o) => o.after)).toEqual(expect.arrayContaining(['vault.write', 'postgres.setPasswordChecked', 'postgres.probe', 'vault.remove', 'postgres.retireLogin']));
     expect(seen.filter((o) => o.live !== 'accepted')).toEqual([]);
   });
 });

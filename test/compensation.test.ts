@@ -39,13 +39,13 @@ describe('invariant 6: a failure before promote is compensated', () => {
     await expectCompensated('probe-db', 'probe_app')();
   });
 
-  it('when Key Vault refuses the pending secret inside begin, then the failure is stage\'s, nothing reached PostgreSQL and there is nothing to compensate', async () => {
+  it('when Key Vault refuses the pending secret, then the failure is stage\'s, nothing reached PostgreSQL and compensation has nothing to undo', async () => {
     h.env.vault.inject({ match: vaultRequest({ operation: 'setSecret', name: `${secretNameFor('unstaged-db')}-pending` }), status: 403, times: 1 });
     const result = await h.rotate(h.newHost(), 'unstaged-db');
 
     expect(result.status.runtimeStatus).toBe('Failed');
     expect(result.custom.error).toMatchObject({ code: 'key-vault-forbidden', stage: 'stage', retryable: false });
-    expect(result.custom.stages.map((s) => `${s.stage}:${s.outcome}`)).toEqual(['stage:failed']);
+    expect(result.custom.stages.map((s) => `${s.stage}:${s.outcome}`)).toEqual(['begin:succeeded', 'stage:failed', 'compensate:succeeded']);
     expect(h.env.vault.versions(`${secretNameFor('unstaged-db')}-pending`)).toHaveLength(0);
     await expectCompensated('unstaged-db', 'unstaged_app')();
   });

@@ -4,10 +4,10 @@ import { startHarness, type Harness } from './support/harness';
 
 /** Where the worker dies: right after the named adapter call of that stage returned. */
 const CRASH_POINTS = [
-  { after: 'begin', method: 'canLogin', call: 1 },
+  { after: 'begin', method: 'latest', call: 2 },
   { after: 'stage', method: 'write', call: 1 },
-  { after: 'ALTER ROLE inside apply', method: 'setPasswordVerifier', call: 1 },
-  { after: 'the pending value read inside promote', method: 'value', call: 4 },
+  { after: 'ALTER ROLE inside apply', method: 'setPasswordChecked', call: 1 },
+  { after: 'the pending value read inside promote', method: 'value', call: 2 },
   { after: 'verify', method: 'probe', call: 1 },
   { after: 'the live write inside promote', method: 'write', call: 2 },
   { after: 'promote', method: 'remove', call: 1 },

@@ -5,7 +5,7 @@ import { vaultRequest } from '../src/local/emulators/key-vault';
 import { secretNameFor } from '../src/local/environment';
 import type { DurableHost } from '../src/local/durable-host';
 import type { RotationStatus } from '../src/rotation/status';
-import type { PostgresTarget } from '../src/targets/postgres';
+import type { PostgresTarget, Readiness } from '../src/targets/postgres';
 import { availableSpecs, contracts } from './support/contract-validator';
 import { startHarness, type Harness, type RotationResult } from './support/harness';
 import { expectNoSecrets } from './support/secrets';
@@ -74,6 +74,14 @@ describe('error texts and logs carry no secret: adapters rebuild errors, and a l
             verifiers.push(verifier);
             return t.setPasswordVerifier(stage, role, verifier, options);
           };
+        }
+        if (property === 'setPasswordChecked') {
+          return (stage: string, ask: { roles: readonly string[]; group?: string }, role: string, produce: (r: Readiness) => Promise<string>, options?: { login?: boolean }) =>
+            t.setPasswordChecked(stage, ask, role, async (readiness) => {
+              const verifier = await produce(readiness);
+              verifiers.push(verifier);
+              return verifier;
+            }, options);
         }
         if (property === 'probe' && c.id === 'echoing-db') {
           return async (stage: string, role: string, password: string) => {

@@ -58,7 +58,7 @@ describe('a full single-user rotation', () => {
     expect(h.env.vault.versions(secretNameFor('twice-db')).filter((v) => v.enabled)).toHaveLength(1);
   });
 
-  it('when the role does not exist, then begin fails at once naming the role, and Key Vault is untouched', async () => {
+  it('when the role does not exist, then apply refuses at once naming the role, and Key Vault is untouched', async () => {
     const admin = await h.env.postgres.connect();
     await admin.query('REVOKE ALL ON DATABASE appdb FROM ghost_app');
     await admin.query('DROP ROLE ghost_app');
@@ -69,10 +69,10 @@ describe('a full single-user rotation', () => {
     const result = await h.rotate(h.newHost(), 'ghost-db');
 
     expect(result.status.runtimeStatus).toBe('Failed');
-    expect(result.custom.error).toMatchObject({ code: 'unknown-role', stage: 'begin' });
+    expect(result.custom.error).toMatchObject({ code: 'unknown-role', stage: 'apply' });
     expect(result.custom.error?.message).toContain('role ghost_app does not exist');
-    expect(String(result.status.output)).toContain('failed at begin');
-    expect(result.custom.stages.map((s) => s.stage)).toEqual(['begin']);
+    expect(String(result.status.output)).toContain('failed at apply');
+    expect(result.custom.stages.map((s) => s.stage)).toEqual(['begin', 'apply', 'compensate']);
     expect(h.env.vault.versions(secretNameFor('ghost-db'))).toHaveLength(before);
     expect(h.env.vault.requests.filter((r) => r.method === 'PUT').length).toBe(writesBefore);
   });

@@ -27,7 +27,7 @@ describe('invariant 3: no secret value in history, status, logs, errors or the P
     await h.rotate(host, 'retried-db');
 
     const doomed = h.newHost();
-    h.crash.arm('setPasswordVerifier');
+    h.crash.arm('setPasswordChecked');
     const id = await h.start(doomed, 'crashed-db');
     await doomed.waitForCompletion(id, { timeoutMs: 30_000 }).catch((e: Error) => errors.push(e.message, e.stack ?? ''));
     const revived = h.newHost(doomed.exportState());

@@ -4,7 +4,7 @@ import { secretNameFor } from '../src/local/environment';
 import { ADMIN_DATABASE } from '../src/targets/postgres';
 import { storedVerifier, startHarness, type Harness } from './support/harness';
 
-/** Each case (server settings go on the database the rotator's admin sessions use, where begin reads them): what the administrator did to the server or role, the code begin answers, and words its message must hold. */
+/** Each case (server settings go on the database the rotator's admin sessions use, where apply reads them): what the administrator did to the server or role, the code apply answers, and words its message must hold. */
 const CASES = [
   { id: 'md5-server', role: 'md5_app', code: 'scram-not-accepted', cause: 'password_encryption = md5', setup: `ALTER DATABASE ${ADMIN_DATABASE} SET password_encryption = 'md5'`, undo: `ALTER DATABASE ${ADMIN_DATABASE} RESET password_encryption` },
   {
@@ -36,7 +36,7 @@ describe('servers and roles that refuse', () => {
     }
   }
 
-  it.each(CASES)('when $cause, then begin fails with $code naming it, and nothing is written', async ({ id, role, code, cause, setup, ...rest }) => {
+  it.each(CASES)('when $cause, then apply refuses with $code naming it before anything is written', async ({ id, role, code, cause, setup, ...rest }) => {
     const liveVersions = h.env.vault.versions(secretNameFor(id)).length;
     const verifier = await storedVerifier(h.env, role);
     const writesBefore = h.env.vault.requests.filter((r) => r.method !== 'GET').length;
@@ -45,9 +45,10 @@ describe('servers and roles that refuse', () => {
       const result = await h.rotate(h.newHost(), id);
 
       expect(result.status.runtimeStatus).toBe('Failed');
-      expect(result.custom.error).toMatchObject({ code, stage: 'begin' });
+      expect(result.custom.error).toMatchObject({ code, stage: 'apply' });
       expect(result.custom.error?.message).toContain(cause);
-      expect(result.custom.stages.map((s) => s.stage)).toEqual(['begin']);
+      // Compensation finds no pending secret of this rotation: nothing to undo, no role touched.
+      expect(result.custom.stages.map((s) => `${s.stage}:${s.outcome}`)).toEqual(['begin:succeeded', 'apply:failed', 'compensate:succeeded']);
     } finally {
       if ('undo' in rest) await superuser(rest.undo);
     }

@@ -21,10 +21,10 @@ describe('telemetry: a span per rotation and per stage, metrics, never a value',
       { id: 'refused-db', role: 'refused_app', probeQuery: 'SELECT * FROM nowhere' },
       { id: 'sick-db', role: 'sick_app', containerApps: [{ app: 'sick-api', revisions: [{ name: 'sick-api--r1', outcome: 'Unhealthy' }] }] },
     ]);
-    // Five 503s outlast the SDK's four tries: begin's activity, which stages, runs a second time.
+    // Five 503s outlast the SDK's four tries: apply's activity, which stages, runs a second time.
     h.env.vault.inject({ match: vaultRequest({ operation: 'setSecret', name: `${secretNameFor('traced-db')}-pending` }), status: 503, times: 5 });
     results.traced = await h.rotate(h.newHost(), 'traced-db');
-    results.crashed = await h.crashAndRecover('crashed-db', { method: 'setPasswordVerifier', call: 1 }, 'replay');
+    results.crashed = await h.crashAndRecover('crashed-db', { method: 'setPasswordChecked', call: 1 }, 'replay');
     results.refused = await h.rotate(h.newHost(), 'refused-db');
     results.sick = await h.rotate(h.newHost(), 'sick-db');
   });
@@ -59,7 +59,7 @@ describe('telemetry: a span per rotation and per stage, metrics, never a value',
 
   it('when a stage is retried after a transient failure, then its span counts the attempts', () => {
     const attempts = Object.fromEntries(childrenOf(rootOf('traced-db')).map((s) => [s.attributes[ATTR.stage], s.attributes[ATTR.attempts]]));
-    expect(attempts).toMatchObject({ begin: 2, stage: 2, apply: 1, verify: 1, promote: 1, propagate: 1, retire: 1 });
+    expect(attempts).toMatchObject({ begin: 1, stage: 2, apply: 2, verify: 1, promote: 1, propagate: 1, retire: 1 });
     expect(attempts.confirm).toBeGreaterThanOrEqual(1);
     expect(results.traced.custom.stages.find((s) => s.stage === 'stage')?.attempts).toBe(2);
   });

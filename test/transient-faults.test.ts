@@ -38,7 +38,7 @@ describe('transient Key Vault faults are retried and survived', () => {
 
     expect(result.custom.outcome).toBe('succeeded');
     const history = host.history(result.instanceId);
-    const stageEvents = history.filter((e) => (e.EventType === 4 && e.Name === 'rotation-begin') || e.EventType === 6 || e.EventType === 10);
+    const stageEvents = history.filter((e) => (e.EventType === 4 && e.Name === 'rotation-apply') || e.EventType === 6 || e.EventType === 10);
     expect(stageEvents.map((e) => e.EventType).slice(0, 4)).toEqual([4, 6, 10, 4]);
     const failure = history.find((e) => e.EventType === 6);
     expect(failure?.Reason).toContain(`writing secret ${pending} failed: Key Vault 503`);

@@ -4,7 +4,7 @@ import type { SerializedError } from '../errors';
 import type { AppTicket } from '../rotation/container-app-consumer';
 import type { Confirmation, Propagated, TargetKey } from '../rotation/consumers';
 import type { LifecycleStep } from '../rotation/lifecycle-events';
-import type { Compensation, LiveState, PendingRef, Plan, PromoteRequest, Promoted, Retired, RotationIds, RotationRef } from '../rotation/stages';
+import type { Applied, ApplyRequest, Compensation, LiveState, PendingRef, Plan, PromoteRequest, Promoted, Retired, RotationIds, RotationRef } from '../rotation/stages';
 import { compactStatus, type RotationStatus, type StageName, type TargetResult } from '../rotation/status';
 import { recordRotation } from '../telemetry/rotation-telemetry';
 import { activityName, type ActivityKind, type Announced, type Envelope, type RotationRequest } from './contract';
@@ -22,7 +22,7 @@ export const CONFIRM_POLL_SECONDS = 10;
 interface StageIO {
   begin: [RotationIds, Plan];
   live: [{ credentialId: string }, LiveState];
-  apply: [PendingRef & { resumed: boolean }, { skipped: boolean }];
+  apply: [ApplyRequest, Applied];
   verify: [PendingRef, { latencyMs: number }];
   promote: [PromoteRequest, Promoted];
   retire: [RotationRef & { liveVersion: string; previousRole: string }, Retired];
@@ -30,7 +30,7 @@ interface StageIO {
 }
 
 /**
- * begin (with stage) → apply → verify → promote → propagate → confirm → grace → retire.
+ * begin → stage and apply (one activity, one admin session) → verify → promote → propagate → confirm → grace → retire.
  * Compensate on failure before promote; after promote never roll back: a consumer that
  * still fails leaves the rotation degraded and nothing retired. The stages announce the
  * started, succeeded and retired events themselves; only the others take a publish activity.
@@ -54,11 +54,11 @@ function* rotate(context: OrchestrationContext, run: Run, request: RotationReque
   const plan = yield* run.step('begin', { credentialId: request.credentialId, rotationId: context.df.newGuid(context.df.instanceId) }, 'started');
   Object.assign(run.status, { rotationId: plan.rotationId, role: plan.role });
   const ids: RotationRef = { credentialId: plan.credentialId, rotationId: plan.rotationId, role: plan.role };
-  const pendingVersion = plan.pendingVersion;
+  let pendingVersion = plan.pendingVersion;
   if (!plan.alreadyPromoted) {
     try {
-      yield* run.step('apply', { ...ids, pendingVersion: pendingVersion!, resumed: plan.staged?.reused === true });
-      yield* run.step('verify', { ...ids, pendingVersion: pendingVersion! });
+      pendingVersion = (yield* run.step('apply', { ...ids, pendingVersion, resumed: plan.resumed })).pendingVersion;
+      yield* run.step('verify', { ...ids, pendingVersion });
     } catch (failure) {
       run.fail(failure);
       yield* run.step('compensate', ids);
@@ -119,15 +119,15 @@ class Run {
     const sent = announce ? { ...input, announce: { step: announce, status: compactStatus(status), startedAt } } : input;
     const envelope = yield* this.call<StageIO[S][1]>(stage, sent, TRANSIENT_RETRY);
     if (!envelope.ok) {
-      // Stage runs inside begin's activity: a failure there is recorded as stage's.
-      this.record(stage === 'begin' && envelope.error.stage === 'stage' ? 'stage' : stage, 'failed', startedAt, envelope.durationMs, envelope.error.code, envelope.attempts);
+      // Stage runs inside apply's activity: a failure there is recorded as stage's.
+      this.record(stage === 'apply' && envelope.error.stage === 'stage' ? 'stage' : stage, 'failed', startedAt, envelope.durationMs, envelope.error.code, envelope.attempts);
       throw new StageFailed(envelope.error);
     }
+    // Its own record first, so the status still lists every stage of the table; it ran as often as apply did.
+    const staged = stage === 'apply' ? (envelope.value as Applied).staged : undefined;
+    if (staged) this.record('stage', 'succeeded', startedAt, staged.durationMs, undefined, envelope.attempts);
     const skipped = (envelope.value as { skipped?: boolean }).skipped === true;
     this.record(stage, skipped ? 'skipped' : 'succeeded', startedAt, envelope.durationMs, undefined, envelope.attempts);
-    // Its own record, so the status still lists every stage of the table; it ran as often as begin did.
-    const staged = stage === 'begin' ? (envelope.value as Plan).staged : undefined;
-    if (staged) this.record('stage', 'succeeded', startedAt, staged.durationMs, undefined, envelope.attempts);
     if (envelope.announced) this.recordEvent(envelope.announced, this.nowIso());
     return envelope.value;
   }
@@ -332,11 +332,11 @@ function kindOf(target: TargetKey): TargetResult['kind'] {
 
 /**
  * A transient failure that outlived the retry policy, with the activity's own message. The
- * message opens with the stage that raised it, which for begin's activity may be stage.
+ * message opens with the stage that raised it, which for apply's activity may be stage.
  */
 function exhausted(stage: ActivityKind | StageName, error: unknown): SerializedError {
   const message = causeMessage(error);
-  return { code: 'retries-exhausted', stage: stage === 'begin' && message.startsWith('stage: ') ? 'stage' : stage, retryable: true, message };
+  return { code: 'retries-exhausted', stage: stage === 'apply' && message.startsWith('stage: ') ? 'stage' : stage, retryable: true, message };
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Credential } from '../config/schema';
 import { RotationError } from '../errors';
 import type { KeyVaultSecrets, SecretVersionInfo } from '../targets/key-vault';
 import type { PostgresTarget } from '../targets/postgres';
-import { checkServerAndRoles } from './begin-checks';
+import { refuseUnready } from './readiness';
 import { consumerTargets, templateFields, type TargetKey } from './consumers';
 import type { Logger, RotationDeps } from './deps';
 import { generatePassword, scramSha256Verifier } from './password';
@@ -37,13 +37,9 @@ export interface Plan extends RotationRef {
   resumed: boolean;
   /** The live secret already carries this rotation id: promote only cleans up, then the consumers. */
   alreadyPromoted: boolean;
-  /** Whether the live secret logged in before anything changed (null: not checked). */
-  liveAuthenticates: boolean | null;
   graceMinutes: number;
   targets: TargetKey[];
   confirmTimeoutMinutes: number;
-  /** What begin's stage did: wrote the pending secret, reused this rotation's, or nothing (already promoted). */
-  staged?: { reused: boolean; durationMs: number };
   /** What promote keeps of the live version it replaces: the operator's tags and the content type. */
   keep: LiveKeep;
 }
@@ -69,14 +65,12 @@ function scope(deps: RotationDeps, credentialId: string, stage: string, role?: s
 }
 
 /**
- * Reads the live secret, any pending one and the role, decides start or resume, then stages:
- * a new rotation's password is generated here and written to Key Vault as the pending
- * secret before anything reaches PostgreSQL. Begin and stage share one activity because
- * stage's "is my pending secret already there?" is exactly what begin has just read.
+ * Reads the live secret and any pending one, decides start or resume and picks the role.
+ * Key Vault only: what PostgreSQL must allow is checked by apply, in the admin session that
+ * then changes the role, before anything is written anywhere.
  */
 export async function begin(deps: RotationDeps, input: RotationIds, log: Logger): Promise<Plan> {
   const s = scope(deps, input.credentialId, 'begin');
-  await checkServerAndRoles(s.credential, s.postgres);
   const live = await s.vault.latest('begin', s.credential.keyVault.secret);
   let pending = await s.vault.latest('begin', s.pendingName);
   if (pending && (isSpentPending(pending, live) || isStalePending(pending, live))) {
@@ -93,9 +87,7 @@ export async function begin(deps: RotationDeps, input: RotationIds, log: Logger)
   const alreadyPromoted = live !== undefined && rotationIdOf(live) === rotationId;
   const liveRole = liveRoleOf(s.credential, live);
   const role = pending ? pending.tags[TAG.role] : alreadyPromoted ? liveRole : targetRoleOf(s.credential, live);
-  const liveAuthenticates = live && !pending && !alreadyPromoted ? await s.postgres.canLogin('begin', liveRole, await s.vault.value('begin', live.name, live.version)) : null;
-  if (liveAuthenticates === false) log.warn(`begin: the live secret ${live?.name} version ${live?.version} does not log in as ${liveRole}; this rotation will repair it`);
-  const plan: Plan = {
+  return {
     credentialId: s.credential.id,
     rotationId,
     role,
@@ -105,24 +97,11 @@ export async function begin(deps: RotationDeps, input: RotationIds, log: Logger)
     pendingVersion: pending?.version,
     resumed: pending !== undefined || unfinished !== undefined,
     alreadyPromoted,
-    liveAuthenticates,
     graceMinutes: s.credential.graceMinutes,
     targets: consumerTargets(s.credential),
     confirmTimeoutMinutes: s.credential.confirmTimeoutMinutes,
     keep: { tags: operatorTags(live), contentType: live?.contentType },
   };
-  if (!alreadyPromoted) await stage(s, plan, pending);
-  return plan;
-}
-
-/** Writes the pending secret, or reuses the one this rotation already wrote. */
-async function stage(s: Scope, plan: Plan, pending: SecretVersionInfo | undefined): Promise<void> {
-  const started = performance.now();
-  if (!pending) {
-    const written = await s.vault.write('stage', s.pendingName, generatePassword(s.credential.password.length), { tags: pendingTags(s, plan, 'staged') });
-    plan.pendingVersion = written.version;
-  }
-  plan.staged = { reused: pending !== undefined, durationMs: Math.round(performance.now() - started) };
 }
 
 /** With alternating users, the login a promoted rotation replaced is the other one. */
@@ -134,16 +113,50 @@ export interface PendingRef extends RotationRef {
   pendingVersion: string;
 }
 
+export interface ApplyRequest extends RotationRef {
+  /** The pending version begin found (a resumed rotation); absent: stage writes one. */
+  pendingVersion?: string;
+  resumed: boolean;
+}
+
+export interface Applied {
+  pendingVersion: string;
+  skipped: boolean;
+  /** What stage did inside apply: wrote the pending secret, or reused the one begin found. */
+  staged: { reused: boolean; durationMs: number };
+}
+
 /**
- * `resumed`: the pending secret came from an earlier run, which may already have applied it,
- * so a login with it is tried first. A fresh pending secret cannot be in PostgreSQL yet.
+ * Stage and apply in one admin session: first what must hold before anything is written (the
+ * server takes SCRAM-SHA-256 logins, each login role exists and may log in), then stage
+ * writes the pending secret to Key Vault, then its verifier is set. So a refusal writes
+ * nothing, and the role is read moments before it is changed. A resumed pending secret may
+ * already be applied: a login with it is tried first, and apply skips if it works.
+ *
+ * Run again after a crash, stage writes a new pending version and apply sets that one: the
+ * role's password is always the pending secret's latest version, written first.
  */
-export async function apply(deps: RotationDeps, input: PendingRef & { resumed?: boolean }): Promise<{ skipped: boolean }> {
+export async function apply(deps: RotationDeps, input: ApplyRequest): Promise<Applied> {
   const s = scope(deps, input.credentialId, 'apply', input.role);
-  const password = await s.vault.value('apply', s.pendingName, input.pendingVersion);
-  const skipped = input.resumed === true && (await s.postgres.canLogin('apply', input.role, password));
-  if (!skipped) await s.postgres.setPasswordVerifier('apply', input.role, await scramSha256Verifier(password), { login: s.alternating });
-  return { skipped };
+  if (input.pendingVersion && input.resumed && (await s.postgres.canLogin('apply', input.role, await s.vault.value('apply', s.pendingName, input.pendingVersion)))) {
+    return { pendingVersion: input.pendingVersion, skipped: true, staged: { reused: true, durationMs: 0 } };
+  }
+  const group = s.alternating ? s.credential.postgres.group : undefined;
+  let staged: Applied['staged'] | undefined;
+  let pendingVersion = input.pendingVersion;
+  await s.postgres.setPasswordChecked('apply', { roles: loginRoles(s.credential), group }, input.role, async (readiness) => {
+    refuseUnready(s.credential, readiness);
+    const started = performance.now();
+    let password: string;
+    if (pendingVersion) password = await s.vault.value('stage', s.pendingName, pendingVersion);
+    else {
+      password = generatePassword(s.credential.password.length);
+      pendingVersion = (await s.vault.write('stage', s.pendingName, password, { tags: pendingTags(s, input, 'staged') })).version;
+    }
+    staged = { reused: input.pendingVersion !== undefined, durationMs: Math.round(performance.now() - started) };
+    return scramSha256Verifier(password);
+  }, { login: s.alternating });
+  return { pendingVersion: pendingVersion!, skipped: false, staged: staged! };
 }
 
 export async function verify(deps: RotationDeps, input: PendingRef): Promise<{ latencyMs: number }> {
@@ -324,11 +337,17 @@ export async function compensate(deps: RotationDeps, input: RotationRef, log: Lo
   const ours = pending && rotationIdOf(pending) === input.rotationId ? pending : undefined;
   const live = await s.vault.latest('compensate', s.credential.keyVault.secret);
   const result: Compensation = { restored: false, cleared: false, pendingRemoved: false };
+  // With no pending secret of this rotation, nothing of it reached PostgreSQL (invariant 1): a
+  // refusal or a failed stage before the write has nothing to undo, and no role is touched.
+  if (!ours) {
+    log.info(`compensate: rotation ${input.rotationId} wrote no pending secret; nothing to undo`);
+    return result;
+  }
   if (s.alternating) {
-    if (ours && input.role !== liveRoleOf(s.credential, live)) result.cleared = await clearIfApplied(s, input.role, ours, true);
+    if (input.role !== liveRoleOf(s.credential, live)) result.cleared = await clearIfApplied(s, input.role, ours, true);
   } else if (live) result.restored = await restoreLive(s, input.role, live);
-  else if (ours) result.cleared = await clearIfApplied(s, input.role, ours, false);
-  if (ours) result.pendingRemoved = await abortPending(s, input.rotationId);
+  else result.cleared = await clearIfApplied(s, input.role, ours, false);
+  result.pendingRemoved = await abortPending(s, input.rotationId);
   log.info(`compensate: role ${input.role} restored=${result.restored} cleared=${result.cleared} pendingRemoved=${result.pendingRemoved}`);
   return result;
 }

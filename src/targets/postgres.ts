@@ -71,18 +71,6 @@ export const ROTATION_ADMIN_ROLE = 'credential_rotation_admin';
 export class PostgresTarget {
   constructor(private readonly endpoint: PostgresEndpoint, private readonly admin: AdminLogin) {}
 
-  /** Everything begin checks before a rotation, in one admin session rather than one per question. */
-  async readiness(stage: string, roles: readonly string[], group?: string): Promise<Readiness> {
-    return this.asAdmin(stage, `reading the password settings and role${roles.length > 1 ? 's' : ''} ${roles.join(', ')}`, async (client) => {
-      const readiness: Readiness = { settings: await readPasswordSettings(client), roles: new Map() };
-      for (const role of roles) {
-        const rules = await readLoginRules(client, role);
-        readiness.roles.set(role, rules && { ...rules, memberOfGroup: group === undefined ? undefined : await readMembership(client, role, group) });
-      }
-      return readiness;
-    });
-  }
-
   /**
    * Sets the password from a verifier through `credential_rotation.set_password`, the verifier
    * a bound parameter (never statement text), under a per-role advisory lock so two rotations
@@ -90,13 +78,24 @@ export class PostgresTarget {
    */
   async setPasswordVerifier(stage: string, role: string, verifier: string, options: { login?: boolean } = {}): Promise<void> {
     holdSecret(verifier);
-    await this.asAdmin(stage, `setting the password of role ${role}`, (client) =>
-      inTransaction(client, async () => {
-        await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, role]);
-        await client.query('SELECT credential_rotation.set_password($1, $2)', [role, verifier]);
-        if (options.login) await client.query('SELECT credential_rotation.set_login($1, true)', [role]);
-      }),
-    );
+    await this.asAdmin(stage, `setting the password of role ${role}`, (client) => setVerifier(client, role, verifier, options));
+  }
+
+  /**
+   * Apply's one admin session: what must hold is read first and handed to `produce`, which
+   * refuses by throwing, or writes the password where it is kept and returns its verifier;
+   * the verifier is then set as setPasswordVerifier sets it. One login instead of two.
+   */
+  async setPasswordChecked(stage: string, ask: { roles: readonly string[]; group?: string }, role: string, produce: (readiness: Readiness) => Promise<string>, options: { login?: boolean } = {}): Promise<void> {
+    await this.asAdmin(stage, `setting the password of role ${role}`, async (client) => {
+      const readiness = await readReadiness(client, ask.roles, ask.group);
+      // Its failures are its own (a refusal, a Key Vault error): not PostgreSQL's to classify.
+      const verifier = await produce(readiness).catch((error: unknown) => {
+        throw new NotPostgres(error);
+      });
+      holdSecret(verifier);
+      await setVerifier(client, role, verifier, options);
+    });
   }
 
   /** Leaves the role without any password (and, with `nologin`, unable to log in at all). */
@@ -177,6 +176,25 @@ export class PostgresTarget {
   }
 }
 
+/** Under a per-role advisory lock, so two rotations never interleave; `login` also lets a retired login role log in again. */
+async function setVerifier(client: Client, role: string, verifier: string, options: { login?: boolean }): Promise<void> {
+  await inTransaction(client, async () => {
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE, role]);
+    await client.query('SELECT credential_rotation.set_password($1, $2)', [role, verifier]);
+    if (options.login) await client.query('SELECT credential_rotation.set_login($1, true)', [role]);
+  });
+}
+
+/** The password settings, and per role its login rules and (asked about a group) its membership. */
+async function readReadiness(client: Client, roles: readonly string[], group?: string): Promise<Readiness> {
+  const readiness: Readiness = { settings: await readPasswordSettings(client), roles: new Map() };
+  for (const role of roles) {
+    const rules = await readLoginRules(client, role);
+    readiness.roles.set(role, rules && { ...rules, memberOfGroup: group === undefined ? undefined : await readMembership(client, role, group) });
+  }
+  return readiness;
+}
+
 async function readLoginRules(client: Client, role: string): Promise<LoginRules | undefined> {
   const result = await client.query<LoginRules>(
     `SELECT rolcanlogin AS "canLogin", rolconnlimit AS "connectionLimit", rolvaliduntil::text AS "validUntil",
@@ -251,10 +269,16 @@ async function oneSession<T>(endpoint: PostgresEndpoint, login: Pick<ClientConfi
     await client.connect();
     return await work(client);
   } catch (error) {
+    if (error instanceof NotPostgres) throw error.error;
     throw classifyPostgresError(stage, what, error);
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** An error from work inside a session that did not come from PostgreSQL: passed through as it is. */
+class NotPostgres {
+  constructor(readonly error: unknown) {}
 }
 
 const PERMANENT_CODES: Record<string, string> = {

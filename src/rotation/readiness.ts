@@ -1,17 +1,16 @@
 import type { Credential } from '../config/schema';
 import { RotationError } from '../errors';
-import type { LoginRules, PasswordSettings, PostgresTarget } from '../targets/postgres';
-import { loginRoles } from './strategy';
+import type { LoginRules, PasswordSettings, Readiness } from '../targets/postgres';
 
 /**
- * What begin reads before anything is written: a server that refuses SCRAM-SHA-256 logins,
- * or a login role that cannot log in whatever its password, would otherwise surface as a
- * new password that "does not log in", after the role was changed. Read-only queries.
+ * What must hold before anything is written: a server that refuses SCRAM-SHA-256 logins, or
+ * a login role that cannot log in whatever its password, would otherwise surface as a new
+ * password that "does not log in", after the role was changed. Apply reads it in the admin
+ * session that then changes the role, and refuses with the codes below.
  */
-export async function checkServerAndRoles(credential: Credential, postgres: PostgresTarget): Promise<void> {
-  const group = credential.strategy === 'alternating-users' ? credential.postgres.group : undefined;
-  const readiness = await postgres.readiness('begin', loginRoles(credential), group);
+export function refuseUnready(credential: Credential, readiness: Readiness): void {
   checkScramAccepted(credential, readiness.settings);
+  const group = credential.strategy === 'alternating-users' ? credential.postgres.group : undefined;
   for (const [role, rules] of readiness.roles) {
     if (!rules) refuse(credential, 'unknown-role', `role ${role} does not exist on ${credential.postgres.host}`);
     checkRole(credential, role, rules);
@@ -50,5 +49,5 @@ function checkRole(credential: Credential, role: string, rules: LoginRules): voi
 }
 
 function refuse(credential: Credential, code: string, message: string): never {
-  throw new RotationError({ code, stage: 'begin', message: `credential "${credential.id}": ${message}` });
+  throw new RotationError({ code, stage: 'apply', message: `credential "${credential.id}": ${message}` });
 }
