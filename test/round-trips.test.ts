@@ -85,12 +85,12 @@ describe('round trips of one rotation', () => {
       `getSecret ${live}`,
       `getSecret ${live}-pending`,
       `setSecret ${live}-pending`,
-      // promote: the new live version, and the pending secret deleted (the SDK's delete poller looks once)
+      // promote: the new live version, and the pending secret deleted, not waited for
       `setSecret ${live}`,
       `deleteSecret ${live}-pending`,
-      `getDeletedSecret ${live}-pending`,
-      // retire: the versions with their tags, and the previous version disabled
+      // retire: the versions with their tags, the previous version disabled, the live one tagged complete
       `listSecretVersions ${live}`,
+      `updateSecret ${live}`,
       `updateSecret ${live}`,
     ]);
   });

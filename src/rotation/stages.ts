@@ -7,7 +7,7 @@ import { refuseUnready } from './readiness';
 import { consumerTargets, templateFields, type TargetKey } from './consumers';
 import type { Logger, RotationDeps } from './deps';
 import { generatePassword, scramSha256Verifier } from './password';
-import { isPromotedButUnfinished, isSpentPending, isStalePending, operatorTags, pendingSecretName, rotationIdOf, TAG, type LiveStage, type PendingStage } from './state';
+import { isPromotedButUnfinished, isSpentPending, isStalePending, operatorTags, pendingSecretName, rotationIdOf, TAG, type PendingStage } from './state';
 import { assertLoginRole, liveRoleOf, loginRoles, targetRoleOf } from './strategy';
 import { renderTemplate } from './templates';
 
@@ -201,7 +201,7 @@ export async function promote(deps: RotationDeps, input: PromoteRequest): Promis
   } else {
     const now = deps.now();
     const written = await s.vault.write('promote', s.credential.keyVault.secret, password, {
-      tags: { ...input.keep?.tags, [TAG.rotationId]: input.rotationId, [TAG.credential]: s.credential.id, [TAG.role]: input.role, [TAG.rotatedAt]: now.toISOString(), [TAG.stage]: liveStageAtPromote(s) },
+      tags: { ...input.keep?.tags, [TAG.rotationId]: input.rotationId, [TAG.credential]: s.credential.id, [TAG.role]: input.role, [TAG.rotatedAt]: now.toISOString(), [TAG.stage]: 'promoted' },
       expiresOn: new Date(now.getTime() + s.credential.validityDays * 86_400_000),
       contentType: input.keep?.contentType,
     });
@@ -220,16 +220,6 @@ async function pendingValue(s: Scope, version: string): Promise<string | undefin
     if (error instanceof RotationError && error.code === 'secret-not-found') return undefined;
     throw error;
   }
-}
-
-/**
- * A single user without consumers has nothing a resumed run would still owe once the live
- * version is written: the old password stopped working at apply, and retire only disables
- * old versions, which the next rotation's retire does too. Its live version is complete at
- * once, which spares retire a tag write. Otherwise it is promoted until retire.
- */
-function liveStageAtPromote(s: Scope): LiveStage {
-  return !s.alternating && consumerTargets(s.credential).length === 0 ? 'complete' : 'promoted';
 }
 
 export interface PromoteRequest extends RotationRef {

@@ -19,10 +19,7 @@ export const TAG = {
  */
 export type PendingStage = 'staged' | 'applied' | 'consumed' | 'aborted';
 
-/**
- * On the live version: promoted until every consumer is confirmed and the old credential
- * retired; a single user without consumers owes nothing after promote and is complete at once.
- */
+/** On the live version: promoted until every consumer is confirmed and the old credential retired. */
 export type LiveStage = 'promoted' | 'complete';
 
 export function isPromotedButUnfinished(live: Pick<SecretVersionInfo, 'tags'> | undefined): boolean {

@@ -134,8 +134,12 @@ export class KeyVaultSecrets {
   async remove(stage: string, name: string, options: { wait?: boolean } = {}): Promise<boolean> {
     forgetSecret(this.vaultUrl, name);
     try {
-      const poller = await this.client.beginDeleteSecret(name, { intervalInMs: this.pollIntervalMs });
-      if (options.wait !== false) await poller.pollUntilDone();
+      const once = options.wait === false ? deleteOnly(this.client) : undefined;
+      if (once) await once(name);
+      else {
+        const poller = await this.client.beginDeleteSecret(name, { intervalInMs: this.pollIntervalMs });
+        if (options.wait !== false) await poller.pollUntilDone();
+      }
       return true;
     } catch (error) {
       if (statusOf(error) === 404) return false;
@@ -176,6 +180,18 @@ export class KeyVaultSecrets {
     }
     return versions;
   }
+}
+
+/**
+ * The REST API's DELETE alone. SecretClient offers deletion only as a poller, whose first poll
+ * sends the DELETE and then a GET of the deleted secret, a request a caller that does not
+ * wait has no use for. The client's generated REST client (the same pipeline: credential,
+ * retries, pacing) sends just the DELETE; a release of the library without it falls back
+ * to the poller. `test/round-trips.test.ts` counts the requests either way.
+ */
+function deleteOnly(client: SecretClient): ((name: string) => Promise<unknown>) | undefined {
+  const generated = (client as unknown as { client?: { deleteSecret?: (name: string) => Promise<unknown> } }).client;
+  return typeof generated?.deleteSecret === 'function' ? (name) => generated.deleteSecret!(name) : undefined;
 }
 
 function describe(p: SecretProperties): SecretVersionInfo {

@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   const onCall = async (name: string, args: unknown[]): Promise<void> => {
     calls++;
     process.stdout.write(`call ${calls} ${name} +${Date.now() - started} ms\n`);
-    const changesPassword = args.some((a) => typeof a === 'string' && a.startsWith('SCRAM-SHA-256$'));
+    const changesPassword = name === 'postgres.setPasswordChecked' || args.some((a) => typeof a === 'string' && a.startsWith('SCRAM-SHA-256$'));
     if (calls !== bed.killAfter && !(bed.killAfter === 'password-change' && changesPassword)) return;
     process.stdout.write('kill me\n');
     // The parent kills this process now; nothing after this call may happen.
