@@ -69,8 +69,18 @@ export class SoakWorld {
   }
 
   /**
+   * A rotation is over once the live secret carries its id and the live version is complete:
+   * promote deletes the pending secret without marking it, so a copy a later write recovers
+   * from soft delete still reads `staged`.
+   */
+  private promotedAndComplete(liveName: string, rotationId: string | undefined): boolean {
+    const versions = this.h.env.vault.versions(liveName);
+    return rotationId !== undefined && versions.some((v) => v.tags[TAG.rotationId] === rotationId) && versions.at(-1)?.tags[TAG.stage] === 'complete';
+  }
+
+  /**
    * Invariant 4 on the wire: a rotation writes its pending secret only over a pending version
-   * of its own, or one whose rotation is over (consumed or aborted); never over another
+   * of its own, or one whose rotation is over (consumed, aborted, or promoted and complete); never over another
    * rotation's unfinished one.
    */
   private checkPendingWrite(event: VaultRequestEvent): void {
@@ -78,7 +88,7 @@ export class SoakWorld {
     const [previous, written] = this.h.env.vault.versions(event.secretName).slice(-2);
     if (!written || !previous) return;
     const [before, now] = [previous.tags[TAG.rotationId], written.tags[TAG.rotationId]];
-    if (before !== now && !['consumed', 'aborted'].includes(previous.tags[TAG.stage] ?? '')) this.violations.push(`invariant 4: rotation ${now} wrote ${event.secretName} over rotation ${before}'s unfinished pending secret`);
+    if (before !== now && !['consumed', 'aborted'].includes(previous.tags[TAG.stage] ?? '') && !this.promotedAndComplete(event.secretName.slice(0, -'-pending'.length), before)) this.violations.push(`invariant 4: rotation ${now} wrote ${event.secretName} over rotation ${before}'s unfinished pending secret`);
   }
 
   /** One per process: the app registers its functions once, against whichever world is current. */
