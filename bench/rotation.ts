@@ -53,10 +53,10 @@ export async function rotationBench(args: string[]): Promise<void> {
 }
 
 /** DurableTask's HistoryEventType.TaskScheduled: one per activity call. */
-const TASK_SCHEDULED = 4;
+export const TASK_SCHEDULED = 4;
 
 /** Every connection attempt any pg client in this process makes, refused ones included. */
-function countConnectionAttempts(): { readonly count: number; restore(): void } {
+export function countConnectionAttempts(): { readonly count: number; restore(): void } {
   const connect = Client.prototype.connect;
   const counter = { count: 0, restore: () => void (Client.prototype.connect = connect) };
   Client.prototype.connect = function (this: Client, ...args: unknown[]) {

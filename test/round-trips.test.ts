@@ -1,5 +1,5 @@
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countConnectionAttempts, TASK_SCHEDULED } from '../bench/rotation';
 import { secretNameFor } from '../src/local/environment';
 import { forgetWorkerMemory } from '../src/targets/secret-memory';
 import { startHarness, type Harness } from './support/harness';
@@ -15,13 +15,9 @@ const BUDGET = {
   'alternating-users': { vault: 10, postgres: 6, activities: 8, history: 32 },
 } as const;
 
-/** DurableTask's HistoryEventType.TaskScheduled. */
-const TASK_SCHEDULED = 4;
-
 describe('round trips of one rotation', () => {
   let h: Harness;
-  let connections = 0;
-  const connect = Client.prototype.connect;
+  let connections: ReturnType<typeof countConnectionAttempts>;
   beforeAll(async () => {
     h = await startHarness([
       { id: 'warm-up-db', role: 'warm_up_app' },
@@ -29,15 +25,12 @@ describe('round trips of one rotation', () => {
       { id: 'counted-pair-db', role: 'counted_pair', strategy: 'alternating-users' },
       { id: 'listed-db', role: 'listed_app' },
     ]);
-    Client.prototype.connect = function (this: Client, ...args: unknown[]) {
-      connections += 1;
-      return (connect as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof connect;
+    connections = countConnectionAttempts();
     // The worker's one-off costs: Key Vault's authentication challenge, the admin password read.
     await h.rotate(h.newHost(), 'warm-up-db');
   });
   afterAll(async () => {
-    Client.prototype.connect = connect;
+    connections?.restore();
     await h?.stop();
   });
 
@@ -49,12 +42,12 @@ describe('round trips of one rotation', () => {
       operations.push(`${e.operation} ${e.secretName ?? ''}`.trim());
       if (e.operation === 'getSecret' && /\/secrets\/[^/]+\/[0-9a-f]+$/.test(e.path)) versionedReads.push(e.path);
     });
-    const before = connections;
+    const before = connections.count;
     const host = h.newHost();
     const result = await h.rotate(host, credentialId);
     stop();
     const history = host.history(result.instanceId);
-    return { result, operations, versionedReads, postgres: connections - before, activities: history.filter((e) => e.EventType === TASK_SCHEDULED).map((e) => e.Name), history: history.length };
+    return { result, operations, versionedReads, postgres: connections.count - before, activities: history.filter((e) => e.EventType === TASK_SCHEDULED).map((e) => e.Name), history: history.length };
   }
 
   it.each([
