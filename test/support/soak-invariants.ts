@@ -39,7 +39,8 @@ async function checkCredential(world: SoakWorld, spec: LocalCredentialSpec): Pro
   for (const login of logins) {
     for (const v of every) {
       if (login === liveLogin && v.value === live.value) continue;
-      if ((await world.h.env.login(login, v.value)) === 'accepted') problems.push(`${spec.id}: ${login} still takes ${v.version === live.version ? 'the live value' : `version ${v.version.slice(0, 8)}`}, which is not the live credential (an old credential was not retired)`);
+      // The catalog's "no" is exact; a "yes" is a finding only if a real login agrees.
+      if ((await world.accepts(login, v.value)) && (await world.h.env.login(login, v.value)) === 'accepted') problems.push(`${spec.id}: ${login} still takes ${v.version === live.version ? 'the live value' : `version ${v.version.slice(0, 8)}`}, which is not the live credential (an old credential was not retired)`);
     }
   }
 

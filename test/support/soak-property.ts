@@ -22,6 +22,8 @@ export interface SoakOptions {
   runs: number;
   /** The first run's seed; run i uses seed + i, so any one run can be replayed alone. */
   seed: number;
+  /** Run only every `count`-th run, starting at run `index`: one of `count` processes sharing a soak. */
+  shard?: { index: number; count: number };
   /** Replay one shrunk schedule: the failing run's seed and path exactly as printed. */
   path?: string;
   /** Try smaller schedules after a failure (the CI run shrinks too; a replay does not need to). */
@@ -52,7 +54,10 @@ export async function soak(world: SoakWorld, options: SoakOptions): Promise<Soak
     options.trace?.(`${Date.now() - started} ms ${found.length} violation(s): ${describeSchedule(schedule)}`);
     if (found.length > 0) throw new Violations(found);
   });
-  for (let i = 0; i < options.runs; i++) {
+  const shard = options.shard ?? { index: 0, count: 1 };
+  let ran = 0;
+  for (let i = shard.index; i < options.runs; i += shard.count) {
+    ran++;
     const seed = options.seed + i;
     const details = await fc.check(property, { seed, numRuns: 1, path: options.path, endOnFailure: options.shrink === false || options.path !== undefined, verbose: 0 });
     options.progress?.();
@@ -63,7 +68,7 @@ export async function soak(world: SoakWorld, options: SoakOptions): Promise<Soak
     failures.push(failure);
     log(reportFailure(failure));
   }
-  return { runs: options.runs, violations: failures.reduce((n, f) => n + f.violations.length, 0), failures };
+  return { runs: ran, violations: failures.reduce((n, f) => n + f.violations.length, 0), failures };
 }
 
 export function reportFailure(f: SoakFailure): string {
