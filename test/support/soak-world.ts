@@ -49,6 +49,7 @@ export class SoakWorld {
   readonly stats = { runs: 0, crashes: { replay: 0, fresh: 0 }, outcomes: {} as Record<string, number>, postgresFaults: 0 };
   private readonly registry = installFunctionsCore();
   private readonly admin: SecretClient;
+  private catalogQueue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly h: { env: LocalEnvironment },
@@ -244,10 +245,15 @@ export class SoakWorld {
    * is confirmed with a real login wherever the check depends on it.
    */
   async accepts(login: string, password: string): Promise<boolean> {
-    const { rows } = await this.catalog.query<{ rolcanlogin: boolean; rolpassword: string | null; expired: boolean }>(
-      `SELECT rolcanlogin, rolpassword, coalesce(rolvaliduntil <= now(), false) AS expired FROM pg_authid WHERE rolname = $1`,
-      [login],
+    // Checks run from concurrent activities; one session answers one query at a time.
+    const asked = this.catalogQueue.then(() =>
+      this.catalog.query<{ rolcanlogin: boolean; rolpassword: string | null; expired: boolean }>(`SELECT rolcanlogin, rolpassword, coalesce(rolvaliduntil <= now(), false) AS expired FROM pg_authid WHERE rolname = $1`, [login]),
     );
+    this.catalogQueue = asked.then(
+      () => undefined,
+      () => undefined,
+    );
+    const { rows } = await asked;
     const role = rows[0];
     return role !== undefined && role.rolcanlogin && !role.expired && role.rolpassword !== null && verifierMatches(role.rolpassword, password);
   }
