@@ -10,7 +10,7 @@ import { SoakWorld } from '../support/soak-world';
  * about two minutes on two cores (see the README's soak section). A count, not a timer, so
  * every CI run tries the same schedules.
  */
-const RUNS = 32;
+const RUNS = 40;
 /** Fixed, so CI is deterministic; `npm run soak` takes other seeds. */
 const SEED = 20261201;
 
