@@ -3,6 +3,7 @@ import { RotationError } from '../src/errors';
 import { vaultRequest } from '../src/local/emulators/key-vault';
 import { secretNameFor } from '../src/local/environment';
 import { startHarness, type Harness } from './support/harness';
+import { PostgresFaultProxy } from './support/soak-postgres-proxy';
 
 describe('invariant 6: a failure before promote is compensated', () => {
   let h: Harness;
@@ -12,6 +13,7 @@ describe('invariant 6: a failure before promote is compensated', () => {
       { id: 'denied-db', role: 'denied_app' },
       { id: 'flaky-db', role: 'flaky_app' },
       { id: 'unstaged-db', role: 'unstaged_app' },
+      { id: 'alt-refused-db', role: 'alt_refused', strategy: 'alternating-users' },
     ]);
   });
   afterAll(() => h?.stop());
@@ -91,4 +93,28 @@ describe('invariant 6: a failure before promote is compensated', () => {
       h.deps.current = base;
     }
   });
+
+  it('when the server refuses the idle login after apply gave it the new password, then compensation still takes its password and LOGIN away (a login probe would have been refused too), and the live login keeps working', async () => {
+    // Soak seeds 100343 and 100465: logins refused (28P01, at the wire) while verify ran.
+    const proxy = await new PostgresFaultProxy({ host: h.env.postgres.host, port: h.env.postgres.port }).start();
+    proxy.inject({ kind: 'login-refused', user: 'alt_refused_b', times: 100 });
+    const base = h.deps.current;
+    h.deps.current = { ...base, postgres: (c) => base.postgres({ ...c, postgres: { ...c.postgres, port: proxy.port } }) };
+    const admin = await h.env.postgres.connect();
+    try {
+      const result = await h.rotate(h.newHost(), 'alt-refused-db');
+
+      expect(result.status.runtimeStatus).toBe('Failed');
+      expect(result.custom.error).toMatchObject({ code: 'verify-failed', stage: 'verify' });
+      expect(result.custom.stages.at(-1)).toMatchObject({ stage: 'compensate', outcome: 'succeeded' });
+      expect(proxy.applied.length).toBeGreaterThan(0);
+      const { rows } = await admin.query(`SELECT rolcanlogin, rolpassword IS NULL AS no_password FROM pg_authid WHERE rolname = 'alt_refused_b'`);
+      expect(rows[0]).toEqual({ rolcanlogin: false, no_password: true });
+      await expectCompensated('alt-refused-db', 'alt_refused_a')();
+    } finally {
+      h.deps.current = base;
+      await admin.end();
+      await proxy.stop();
+    }
+  }, 120_000);
 });
