@@ -338,9 +338,9 @@ export async function compensate(deps: RotationDeps, input: RotationRef, log: Lo
   // server refusing logins, a connection limit), and a refusal read as "never applied" left
   // a login holding a password only the aborted pending secret had (soak seeds 100343, 100465).
   if (s.alternating) {
-    if (input.role !== liveRoleOf(s.credential, live)) result.cleared = await clear(s, input.role, true);
+    if (input.role !== liveRoleOf(s.credential, live)) result.cleared = await clearPassword(s, input.role, { nologin: true });
   } else if (live) result.restored = await restoreLive(s, input.role, live);
-  else result.cleared = await clear(s, input.role, false);
+  else result.cleared = await clearPassword(s, input.role, { nologin: false });
   result.pendingRemoved = await abortPending(s, input.rotationId);
   log.info(`compensate: role ${input.role} restored=${result.restored} cleared=${result.cleared} pendingRemoved=${result.pendingRemoved}`);
   return result;
@@ -354,10 +354,7 @@ async function restoreLive(s: Scope, role: string, live: SecretVersionInfo): Pro
 }
 
 /** No password (and, for an idle alternating login, no LOGIN): the state it had before apply, whether or not apply reached it. */
-async function clear(s: Scope, role: string, nologin: boolean): Promise<boolean> {
-  await s.postgres.clearPassword('compensate', role, { nologin });
-  return true;
-}
+const clearPassword = (s: Scope, role: string, options: { nologin: boolean }) => s.postgres.clearPassword('compensate', role, options).then(() => true);
 
 function pendingTags(s: Scope, ref: RotationRef, stage: PendingStage): Record<string, string> {
   return { [TAG.rotationId]: ref.rotationId, [TAG.credential]: s.credential.id, [TAG.role]: ref.role, [TAG.stage]: stage };
